@@ -1,0 +1,43 @@
+# One entry point. `make demo` and `make test` set everything up themselves.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+TIER ?= S
+DEMO_DB ?= demo.db
+export UV_LINK_MODE := copy
+
+.PHONY: setup demo test check fmt lint typecheck contracts bench clean
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+setup: $(UV)  ## Create .venv from the lock file.
+	@$(UV) sync --frozen --quiet
+
+demo: setup  ## Build the demo data set in a fresh SQLite file and print the summary.
+	@rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	@$(UV) run --frozen leadpact --db sqlite:///$(DEMO_DB) demo
+
+test: setup check  ## Lint, type-check, contracts, then the whole suite.
+	@$(UV) run --frozen pytest
+
+check: setup lint typecheck contracts  ## Everything static.
+
+lint:
+	@$(UV) run --frozen ruff check src tests bench
+	@$(UV) run --frozen ruff format --check src tests bench
+
+fmt: setup
+	@$(UV) run --frozen ruff check --fix src tests bench
+	@$(UV) run --frozen ruff format src tests bench
+
+typecheck:
+	@$(UV) run --frozen mypy src
+
+contracts:
+	@$(UV) run --frozen lint-imports
+
+bench: setup  ## Benchmarks W1–W3 beside their baselines: make bench TIER=S|M|L
+	@$(UV) run --frozen python -m bench --tier $(TIER) --out bench-results-$(TIER).json
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

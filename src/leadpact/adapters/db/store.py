@@ -1,0 +1,577 @@
+"""The unit of work over the store, and the repositories that map rows to domain objects.
+
+`Store` is the transaction boundary services use: it rolls back unless `commit()` is
+called. Repositories never commit. Bulk methods take and return lists so that the
+ingest path issues one statement per batch, never one per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from leadpact.adapters.db import tables as t
+from leadpact.domain.lead import Lead, normalise_email
+from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
+from leadpact.domain.lifecycle import Stage
+from leadpact.domain.pact import BantItem, Pact
+from leadpact.domain.qualification import Bant
+from leadpact.domain.scoring import ScoreState
+
+IN_CHUNK = 500  # keys per IN (...) list: under SQLite's variable limit, small enough to plan well
+
+
+def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    department: str
+    email: str | None
+    is_manager: bool
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PactVersion:
+    version: int
+    content_hash: str
+    source_text: str
+    pact: Pact
+    proposed_by: str
+    proposed_at: datetime
+    status: str
+    activated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    version: int
+    user: str
+    department: str
+    approved_at: datetime
+
+
+def upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert rows, replacing the non-key columns of rows whose keys exist (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    changed = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    connection.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changed), rows)
+
+
+class Users:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def add(self, name: str, department: str, email: str | None, is_manager: bool, at: datetime) -> User:
+        result = self.c.execute(
+            insert(t.users).values(
+                name=name, department=department, email=email, is_manager=is_manager, is_active=True, created_at=at
+            )
+        )
+        (user_id,) = result.inserted_primary_key or (0,)
+        return User(user_id, name, department, email, is_manager, True)
+
+    def by_name(self, name: str) -> User | None:
+        row = self.c.execute(select(t.users).where(t.users.c.name == name)).first()
+        return _user(row) if row else None
+
+    def by_names(self, names: Iterable[str]) -> dict[str, User]:
+        wanted = sorted(set(names))
+        found: dict[str, User] = {}
+        for part in chunks(wanted):
+            for row in self.c.execute(select(t.users).where(t.users.c.name.in_(part))):
+                found[row.name] = _user(row)
+        return found
+
+    def by_id(self, user_id: int) -> User | None:
+        row = self.c.execute(select(t.users).where(t.users.c.id == user_id)).first()
+        return _user(row) if row else None
+
+    def all(self) -> list[User]:
+        return [_user(row) for row in self.c.execute(select(t.users).order_by(t.users.c.department, t.users.c.name))]
+
+
+def _user(row: Any) -> User:
+    return User(row.id, row.name, row.department, row.email, row.is_manager, row.is_active)
+
+
+class Pacts:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def next_version(self) -> int:
+        return int(self.c.execute(select(func.coalesce(func.max(t.pact_versions.c.version), 0))).scalar_one()) + 1
+
+    def add(self, version: int, content_hash: str, text: str, pact: Pact, by: User, at: datetime) -> None:
+        self.c.execute(
+            insert(t.pact_versions).values(
+                version=version,
+                content_hash=content_hash,
+                source_text=text,
+                document=pact.model_dump(mode="json", by_alias=True),
+                proposed_by=by.id,
+                proposed_at=at,
+                status="draft",
+            )
+        )
+
+    def _query(self) -> Any:
+        return select(t.pact_versions, t.users.c.name.label("proposer")).join(
+            t.users, t.users.c.id == t.pact_versions.c.proposed_by
+        )
+
+    def get(self, version: int) -> PactVersion | None:
+        row = self.c.execute(self._query().where(t.pact_versions.c.version == version)).first()
+        return _pact_version(row) if row else None
+
+    def lock(self, version: int) -> None:
+        """Hold the version row until commit, so concurrent approvals activate it exactly once."""
+        self.c.execute(
+            select(t.pact_versions.c.version).where(t.pact_versions.c.version == version).with_for_update()
+        ).first()
+
+    def by_hash(self, content_hash: str) -> int | None:
+        row = self.c.execute(
+            select(t.pact_versions.c.version).where(t.pact_versions.c.content_hash == content_hash)
+        ).first()
+        return int(row.version) if row else None
+
+    def active(self) -> PactVersion | None:
+        row = self.c.execute(self._query().where(t.pact_versions.c.status == "active")).first()
+        return _pact_version(row) if row else None
+
+    def latest(self) -> PactVersion | None:
+        row = self.c.execute(self._query().order_by(t.pact_versions.c.version.desc()).limit(1)).first()
+        return _pact_version(row) if row else None
+
+    def all(self) -> list[PactVersion]:
+        return [_pact_version(row) for row in self.c.execute(self._query().order_by(t.pact_versions.c.version))]
+
+    def approvals(self, version: int | None = None) -> list[Approval]:
+        query = (
+            select(t.pact_approvals, t.users.c.name)
+            .join(t.users, t.users.c.id == t.pact_approvals.c.user_id)
+            .order_by(t.pact_approvals.c.approved_at, t.pact_approvals.c.id)
+        )
+        if version is not None:
+            query = query.where(t.pact_approvals.c.version == version)
+        return [Approval(r.version, r.name, r.department, r.approved_at) for r in self.c.execute(query)]
+
+    def approve(self, version: int, user: User, at: datetime) -> None:
+        self.c.execute(
+            insert(t.pact_approvals).values(
+                version=version, user_id=user.id, department=user.department, approved_at=at
+            )
+        )
+
+    def activate(self, version: int, at: datetime) -> None:
+        self.c.execute(update(t.pact_versions).where(t.pact_versions.c.status == "active").values(status="superseded"))
+        self.c.execute(
+            update(t.pact_versions).where(t.pact_versions.c.version == version).values(status="active", activated_at=at)
+        )
+
+
+def _pact_version(row: Any) -> PactVersion:
+    return PactVersion(
+        version=row.version,
+        content_hash=row.content_hash,
+        source_text=row.source_text,
+        pact=Pact.model_validate(row.document),
+        proposed_by=row.proposer,
+        proposed_at=row.proposed_at,
+        status=row.status,
+        activated_at=row.activated_at,
+    )
+
+
+def bant_to_json(bant: Bant) -> dict[str, Any]:
+    return {"confirmed": sorted(i.value for i in bant.confirmed), "facts": dict(bant.facts or {})}
+
+
+def bant_from_json(data: Mapping[str, Any]) -> Bant:
+    return Bant(confirmed=frozenset(BantItem(v) for v in data.get("confirmed", [])), facts=dict(data.get("facts", {})))
+
+
+class Leads:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def _query(self) -> Any:
+        return select(t.leads, t.users.c.name.label("owner_name")).outerjoin(
+            t.users, t.users.c.id == t.leads.c.owner_id
+        )
+
+    def get(self, lead_id: int) -> Lead | None:
+        row = self.c.execute(self._query().where(t.leads.c.id == lead_id)).first()
+        return _lead(row) if row else None
+
+    def get_many(self, lead_ids: Iterable[int]) -> dict[int, Lead]:
+        found: dict[int, Lead] = {}
+        for part in chunks(sorted(set(lead_ids))):
+            for row in self.c.execute(self._query().where(t.leads.c.id.in_(part))):
+                found[row.id] = _lead(row)
+        return found
+
+    def ids_by_email(self, emails: Iterable[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for part in chunks(sorted(set(emails))):
+            for row in self.c.execute(select(t.leads.c.id, t.leads.c.email).where(t.leads.c.email.in_(part))):
+                found[row.email] = row.id
+        return found
+
+    def ids_by_ref(self, system: str, external_ids: Iterable[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for part in chunks(sorted(set(external_ids))):
+            query = select(t.lead_refs.c.external_id, t.lead_refs.c.lead_id).where(
+                t.lead_refs.c.system == system, t.lead_refs.c.external_id.in_(part)
+            )
+            for row in self.c.execute(query):
+                found[row.external_id] = row.lead_id
+        return found
+
+    def refs_of(self, lead_id: int) -> list[tuple[str, str]]:
+        query = select(t.lead_refs.c.system, t.lead_refs.c.external_id).where(t.lead_refs.c.lead_id == lead_id)
+        return [(r.system, r.external_id) for r in self.c.execute(query.order_by(t.lead_refs.c.system))]
+
+    def create(self, email: str | None, at: datetime) -> int:
+        result = self.c.execute(
+            insert(t.leads).values(
+                email=email,
+                attributes={},
+                stage=Stage.LEAD.value,
+                stage_changed_at=at,
+                bant=bant_to_json(Bant()),
+                created_at=at,
+                updated_at=at,
+                version=1,
+            )
+        )
+        (lead_id,) = result.inserted_primary_key or (0,)
+        return int(lead_id)
+
+    def add_refs(self, refs: list[dict[str, Any]]) -> None:
+        if refs:
+            self.c.execute(insert(t.lead_refs), refs)
+
+    def save_state(self, lead: Lead, at: datetime, owner_id: int | None) -> None:
+        """Write back a lead's mutable state, bumping its version (the optimistic-lock column)."""
+        self.c.execute(
+            update(t.leads)
+            .where(t.leads.c.id == lead.id)
+            .values(
+                email=lead.email,
+                attributes=dict(lead.attributes),
+                stage=lead.stage.value,
+                stage_changed_at=lead.stage_changed_at,
+                owner_id=owner_id,
+                bant=bant_to_json(lead.bant),
+                updated_at=at,
+                version=t.leads.c.version + 1,
+            )
+        )
+
+    def stage_counts(self) -> dict[str, int]:
+        query = select(t.leads.c.stage, func.count()).group_by(t.leads.c.stage)
+        return {row[0]: row[1] for row in self.c.execute(query)}
+
+    def owner_ids(self, lead_ids: Iterable[int]) -> dict[int, int | None]:
+        found: dict[int, int | None] = {}
+        for part in chunks(sorted(set(lead_ids))):
+            for row in self.c.execute(select(t.leads.c.id, t.leads.c.owner_id).where(t.leads.c.id.in_(part))):
+                found[row.id] = row.owner_id
+        return found
+
+    def find(self, key: str) -> Lead | None:
+        """A lead by its id or its e-mail address."""
+        if key.strip().isdigit():
+            return self.get(int(key))
+        found = self.ids_by_email([normalise_email(key)])
+        return self.get(next(iter(found.values()))) if found else None
+
+
+def _lead(row: Any) -> Lead:
+    return Lead(
+        id=row.id,
+        email=row.email,
+        attributes=row.attributes,
+        stage=Stage(row.stage),
+        stage_changed_at=row.stage_changed_at,
+        owner=row.owner_name,
+        bant=bant_from_json(row.bant),
+    )
+
+
+class Activities:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.c.execute(insert(t.activities), rows)
+
+    def of_lead(self, lead_id: int) -> list[Any]:
+        query = (
+            select(t.activities)
+            .where(t.activities.c.lead_id == lead_id)
+            .order_by(t.activities.c.occurred_at, t.activities.c.id)
+        )
+        return list(self.c.execute(query))
+
+    def of_leads(self, lead_ids: Iterable[int]) -> dict[int, list[Any]]:
+        found: dict[int, list[Any]] = {}
+        for part in chunks(sorted(set(lead_ids))):
+            query = (
+                select(t.activities)
+                .where(t.activities.c.lead_id.in_(part))
+                .order_by(t.activities.c.lead_id, t.activities.c.occurred_at, t.activities.c.id)
+            )
+            for row in self.c.execute(query):
+                found.setdefault(row.lead_id, []).append(row)
+        return found
+
+    def count(self) -> int:
+        return int(self.c.execute(select(func.count()).select_from(t.activities)).scalar_one())
+
+
+class Contacts:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.c.execute(insert(t.contacts), rows)
+
+    def of_lead(self, lead_id: int) -> list[Any]:
+        query = (
+            select(t.contacts, t.users.c.name.label("user_name"))
+            .join(t.users, t.users.c.id == t.contacts.c.user_id)
+            .where(t.contacts.c.lead_id == lead_id)
+            .order_by(t.contacts.c.occurred_at)
+        )
+        return list(self.c.execute(query))
+
+
+class Inbox:
+    """Applied canonical events; (source, event_id) is the idempotency key."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def known(self, source: str, event_ids: Iterable[str]) -> dict[str, str]:
+        """The given event ids already applied from `source`, with their payload hashes."""
+        found: dict[str, str] = {}
+        for part in chunks(sorted(set(event_ids))):
+            query = select(t.inbox.c.event_id, t.inbox.c.payload_hash).where(
+                t.inbox.c.source == source, t.inbox.c.event_id.in_(part)
+            )
+            for row in self.c.execute(query):
+                found[row.event_id] = row.payload_hash
+        return found
+
+    def add(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """Insert applied events; returns their inbox ids by (source, event_id)."""
+        if not rows:
+            return {}
+        self.c.execute(insert(t.inbox), rows)
+        ids: dict[tuple[str, str], int] = {}
+        by_source: dict[str, list[str]] = {}
+        for row in rows:
+            by_source.setdefault(row["source"], []).append(row["event_id"])
+        for source, event_ids in by_source.items():
+            for part in chunks(event_ids):
+                query = select(t.inbox.c.id, t.inbox.c.event_id).where(
+                    t.inbox.c.source == source, t.inbox.c.event_id.in_(part)
+                )
+                for found in self.c.execute(query):
+                    ids[(source, found.event_id)] = found.id
+        return ids
+
+
+def state_to_json(state: ScoreState) -> dict[str, Any]:
+    return {"raw": dict(state.raw), "matches": dict(state.matches), "actions": sorted(state.actions)}
+
+
+def state_from_json(as_of: datetime | None, data: Mapping[str, Any]) -> ScoreState:
+    return ScoreState(
+        as_of=as_of,
+        raw={k: float(v) for k, v in data.get("raw", {}).items()},
+        matches={k: int(v) for k, v in data.get("matches", {}).items()},
+        actions=frozenset(data.get("actions", [])),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScore:
+    pact_version: int
+    state: ScoreState
+    behaviour: float
+    attributes: float
+    total: float
+    scored_at: datetime
+
+
+class Scores:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def get_many(self, lead_ids: Iterable[int]) -> dict[int, StoredScore]:
+        found: dict[int, StoredScore] = {}
+        for part in chunks(sorted(set(lead_ids))):
+            for row in self.c.execute(select(t.lead_scores).where(t.lead_scores.c.lead_id.in_(part))):
+                found[row.lead_id] = StoredScore(
+                    pact_version=row.pact_version,
+                    state=state_from_json(row.as_of, row.state),
+                    behaviour=row.behaviour,
+                    attributes=row.attributes,
+                    total=row.total,
+                    scored_at=row.scored_at,
+                )
+        return found
+
+    def save(self, rows: list[dict[str, Any]]) -> None:
+        upsert(self.c, t.lead_scores, rows, ["lead_id"])
+
+
+class Ledger:
+    """The append-only, hash-chained ledger. Appends lock the head row so the chain stays linear."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def append(self, entries: Sequence[LedgerEntry]) -> list[int]:
+        if not entries:
+            return []
+        head = self.c.execute(
+            select(t.ledger_head.c.seq, t.ledger_head.c.hash).where(t.ledger_head.c.id == 1).with_for_update()
+        ).one()
+        seq, previous = int(head.seq), str(head.hash)
+        rows = []
+        for entry in entries:
+            seq += 1
+            digest = chain_hash(previous, entry)
+            rows.append({**_entry_row(entry), "seq": seq, "prev_hash": previous, "hash": digest})
+            previous = digest
+        self.c.execute(insert(t.ledger_entries), rows)
+        self.c.execute(update(t.ledger_head).where(t.ledger_head.c.id == 1).values(seq=seq, hash=previous))
+        return [row["seq"] for row in rows]
+
+    def of_lead(self, lead_id: int) -> list[tuple[int, LedgerEntry]]:
+        query = (
+            select(t.ledger_entries)
+            .where(t.ledger_entries.c.lead_id == lead_id)
+            .order_by(t.ledger_entries.c.at, t.ledger_entries.c.seq)
+        )
+        return [(row.seq, _entry(row)) for row in self.c.execute(query)]
+
+    def verify(self, page: int = 5_000) -> tuple[int, ChainBreak | None]:
+        """Check every entry in order, a page at a time; returns (entries checked, first break)."""
+        checked, previous, last_seq = 0, "0" * 64, 0
+        while True:
+            rows = list(
+                self.c.execute(
+                    select(t.ledger_entries)
+                    .where(t.ledger_entries.c.seq > last_seq)
+                    .order_by(t.ledger_entries.c.seq)
+                    .limit(page)
+                )
+            )
+            if not rows:
+                break
+            found = first_break(((r.seq, r.prev_hash, r.hash, _entry(r)) for r in rows), previous)
+            if found is not None:
+                return checked + sum(1 for r in rows if r.seq < found.seq), found
+            checked += len(rows)
+            previous, last_seq = rows[-1].hash, rows[-1].seq
+        head = self.c.execute(select(t.ledger_head.c.seq, t.ledger_head.c.hash)).one()
+        if (head.seq, head.hash) != (last_seq, previous):
+            # entries were deleted from the end: the head still names the newest one
+            return checked, ChainBreak(seq=int(head.seq), expected=str(head.hash), stored=previous, broken_link=True)
+        return checked, None
+
+    def transitions_into(self, stage: str) -> list[Any]:
+        query = (
+            select(t.ledger_entries.c.lead_id, t.ledger_entries.c.at, t.ledger_entries.c.seq)
+            .where(t.ledger_entries.c.to_stage == stage, t.ledger_entries.c.kind == EntryKind.TRANSITION.value)
+            .order_by(t.ledger_entries.c.at, t.ledger_entries.c.seq)
+        )
+        return list(self.c.execute(query))
+
+
+def _entry_row(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "lead_id": entry.lead_id,
+        "kind": entry.kind.value,
+        "from_stage": entry.from_stage,
+        "to_stage": entry.to_stage,
+        "owner": entry.owner,
+        "at": entry.at,
+        "recorded_at": entry.recorded_at,
+        "actor": entry.actor,
+        "department": entry.department,
+        "pact_version": entry.pact_version,
+        "evidence": dict(entry.evidence),
+        "reason": entry.reason,
+        "note": entry.note,
+        "override": entry.override,
+        "imported": entry.imported,
+    }
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        lead_id=row.lead_id,
+        kind=EntryKind(row.kind),
+        at=row.at,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        department=row.department,
+        pact_version=row.pact_version,
+        from_stage=row.from_stage,
+        to_stage=row.to_stage,
+        owner=row.owner,
+        evidence=row.evidence,
+        reason=row.reason,
+        note=row.note,
+        override=row.override,
+        imported=row.imported,
+    )
+
+
+class Store:
+    """One unit of work: a connection in a transaction, rolled back unless committed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> Store:
+        self.connection = self.engine.connect()
+        self.transaction = self.connection.begin()
+        c = self.connection
+        self.users, self.pacts, self.leads = Users(c), Pacts(c), Leads(c)
+        self.activities, self.contacts, self.inbox = Activities(c), Contacts(c), Inbox(c)
+        self.scores, self.ledger = Scores(c), Ledger(c)
+        return self
+
+    def commit(self) -> None:
+        self.transaction.commit()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.transaction.is_active:
+            self.transaction.rollback()
+        self.connection.close()

@@ -1,0 +1,210 @@
+"""The store's schema: SQLAlchemy 2 tables, migrated by Alembic (see migrations/).
+
+Instants are stored as integer microseconds since the Unix epoch (UTC). That keeps
+ordering and arithmetic identical on SQLite and PostgreSQL and lets the analytics
+path read timestamps as plain int64 columns, with no string parsing (see #2 W2).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def to_micros(at: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetimes are not stored; pass a timezone-aware instant")
+    delta = at - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+class Instant(TypeDecorator[datetime]):
+    """A timezone-aware instant stored as BIGINT microseconds since the epoch (UTC)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_micros(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_micros(int(value))
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("department", String(64), nullable=False),
+    Column("email", String(320)),
+    Column("is_manager", Boolean, nullable=False, default=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", Instant, nullable=False),
+)
+
+pact_versions = Table(
+    "pact_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("content_hash", String(64), nullable=False, unique=True),
+    Column("source_text", Text, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("proposed_by", ForeignKey("users.id"), nullable=False),
+    Column("proposed_at", Instant, nullable=False),
+    Column("status", String(16), nullable=False),  # draft | active | superseded
+    Column("activated_at", Instant),
+)
+
+pact_approvals = Table(
+    "pact_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", ForeignKey("pact_versions.version"), nullable=False),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("approved_at", Instant, nullable=False),
+    UniqueConstraint("version", "department", name="uq_pact_approvals_version_department"),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), unique=True),
+    Column("attributes", JSON, nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("stage_changed_at", Instant, nullable=False),
+    Column("owner_id", ForeignKey("users.id")),
+    Column("bant", JSON, nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+lead_refs = Table(
+    "lead_refs",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("lead_id", ForeignKey("leads.id"), nullable=False, index=True),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lead_id", ForeignKey("leads.id"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", Instant, nullable=False),
+    Column("properties", JSON, nullable=False),
+    Column("inbox_id", ForeignKey("inbox.id")),
+    Index("ix_activities_lead_id_occurred_at", "lead_id", "occurred_at"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lead_id", ForeignKey("leads.id"), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("occurred_at", Instant, nullable=False),
+    Column("note", Text),
+    Column("inbox_id", ForeignKey("inbox.id")),
+)
+
+# Every applied canonical event, once: the idempotency key is (source, event_id).
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("occurred_at", Instant, nullable=False),
+    Column("received_at", Instant, nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    UniqueConstraint("source", "event_id", name="uq_inbox_source_event_id"),
+)
+
+lead_scores = Table(
+    "lead_scores",
+    metadata,
+    Column("lead_id", ForeignKey("leads.id"), primary_key=True),
+    Column("pact_version", ForeignKey("pact_versions.version"), nullable=False),
+    Column("as_of", Instant),
+    Column("state", JSON, nullable=False),  # {"raw": {rule: value}, "matches": {rule: n}, "actions": [...]}
+    Column("behaviour", Float, nullable=False),
+    Column("attributes", Float, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("scored_at", Instant, nullable=False),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("lead_id", ForeignKey("leads.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("from_stage", String(16)),
+    Column("to_stage", String(16)),
+    Column("owner", String(200)),
+    Column("at", Instant, nullable=False),
+    Column("recorded_at", Instant, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("pact_version", ForeignKey("pact_versions.version")),
+    Column("evidence", JSON, nullable=False),
+    Column("reason", String(64)),
+    Column("note", Text),
+    Column("override", Boolean, nullable=False, default=False),
+    Column("imported", Boolean, nullable=False, default=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_ledger_entries_lead_id_at", "lead_id", "at"),
+)
+
+# One row holding the hash of the newest ledger entry; writers lock it to append in order.
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -1,0 +1,295 @@
+"""Applying canonical events: in file order, in bounded batches, each batch one transaction.
+
+Idempotency is a storage invariant: an event whose (source, id) is already in the
+inbox changes nothing and is counted as unchanged; the same key with a different
+body is rejected. A malformed or refused event is rejected with its line number and
+the others still apply. A crash loses at most the batch in flight, and a re-run
+resumes exactly where the committed batches end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Engine
+
+from leadpact.adapters.db.store import PactVersion, Store
+from leadpact.adapters.events import (
+    ActivityEvent,
+    Assignment,
+    BantUpdate,
+    ContactLogged,
+    Event,
+    LeadUpsert,
+    LineError,
+    ParsedLine,
+    StageChange,
+)
+from leadpact.domain.clock import Clock
+from leadpact.domain.errors import DomainError, NotFound
+from leadpact.domain.lead import is_plausible_email, normalise_email
+from leadpact.domain.lifecycle import ALLOWED, OWNING_ROLE, Actor, responsible_department
+from leadpact.domain.pact import BantItem
+from leadpact.domain.scoring import Activity
+from leadpact.services.lifecycle import SYSTEM, Workbench
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    line: int
+    event_id: str | None
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    created: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    leads_created: int = 0
+    transitions: int = 0
+
+    @property
+    def lines(self) -> int:
+        return self.created + self.unchanged + len(self.rejected)
+
+
+def _batches(items: Iterable[ParsedLine | LineError], size: int) -> Iterator[list[ParsedLine | LineError]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def ingest(
+    engine: Engine,
+    clock: Clock,
+    lines: Iterable[ParsedLine | LineError],
+    batch_size: int = 2_000,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Apply parsed event lines; returns what was created, unchanged and rejected."""
+    report = IngestReport()
+    for batch in _batches(lines, batch_size):
+        with Store(engine) as store:
+            _apply_batch(store, clock.now(), batch, report)
+            store.commit()
+        if progress is not None:
+            progress(len(batch))
+    return report
+
+
+def _digest(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _fresh_events(store: Store, parsed: list[ParsedLine], report: IngestReport) -> list[tuple[ParsedLine, str]]:
+    """Drop events already applied (unchanged) and reused ids with another body (rejected)."""
+    by_source: dict[str, list[str]] = {}
+    for item in parsed:
+        by_source.setdefault(item.event.source, []).append(item.event.id)
+    known = {
+        (source, event_id): digest
+        for source, ids in by_source.items()
+        for event_id, digest in store.inbox.known(source, ids).items()
+    }
+    fresh: list[tuple[ParsedLine, str]] = []
+    for item in parsed:
+        key = (item.event.source, item.event.id)
+        digest = _digest(item.payload)
+        if key in known:
+            if known[key] == digest:
+                report.unchanged += 1
+            else:
+                report.rejected.append(
+                    Rejection(
+                        item.line,
+                        item.event.id,
+                        f"event id {item.event.id!r} from {item.event.source} "
+                        "was already applied with different content",
+                    )
+                )
+            continue
+        known[key] = digest
+        fresh.append((item, digest))
+    return fresh
+
+
+class _Identities:
+    """Resolves lead references to lead ids for one batch, creating leads first seen here."""
+
+    CREATES = ("lead_upsert", "activity")
+
+    def __init__(self, store: Store, events: list[Event]) -> None:
+        self.store = store
+        emails = [normalise_email(e.lead.email) for e in events if e.lead.email]
+        self.by_email = store.leads.ids_by_email(emails)
+        self.by_ref: dict[tuple[str, str], int] = {}
+        systems: dict[str, list[str]] = {}
+        for e in events:
+            if e.lead.system and e.lead.id:
+                systems.setdefault(e.lead.system, []).append(e.lead.id)
+        for system, ids in systems.items():
+            for external_id, lead_id in store.leads.ids_by_ref(system, ids).items():
+                self.by_ref[(system, external_id)] = lead_id
+        self.new_refs: list[dict[str, Any]] = []
+        self.created = 0
+
+    def resolve(self, event: Event) -> tuple[int, str | None]:
+        """The lead the event names, and its normalised e-mail address if the event gives one."""
+        email = normalise_email(event.lead.email) if event.lead.email else None
+        if email is not None and not is_plausible_email(email):
+            raise DomainError(f"lead.email {event.lead.email!r} is not an e-mail address")
+        ref = (event.lead.system, event.lead.id) if event.lead.system and event.lead.id else None
+        by_email = self.by_email.get(email) if email else None
+        by_ref = self.by_ref.get(ref) if ref else None
+        if by_email is not None and by_ref is not None and by_email != by_ref:
+            raise DomainError(
+                f"{email} is lead {by_email} but {ref[0]}:{ref[1]} is lead {by_ref}; "  # type: ignore[index]
+                "resolve the duplicate before sending events that name both"
+            )
+        lead_id = by_email or by_ref
+        if lead_id is None:
+            if event.type not in self.CREATES:
+                named = email or f"{ref[0]}:{ref[1]}"  # type: ignore[index]
+                raise NotFound(f"unknown lead {named}; a {event.type} event needs an existing lead")
+            lead_id = self.store.leads.create(email, event.at)
+            self.created += 1
+        if email and by_email is None:
+            self.by_email[email] = lead_id
+        if ref and by_ref is None:
+            self.by_ref[ref] = lead_id
+            self.new_refs.append({"system": ref[0], "external_id": ref[1], "lead_id": lead_id})
+        return lead_id, email
+
+
+def _apply_batch(store: Store, now: datetime, batch: list[ParsedLine | LineError], report: IngestReport) -> None:
+    for item in batch:
+        if isinstance(item, LineError):
+            report.rejected.append(Rejection(item.line, item.event_id, item.reason))
+    fresh = _fresh_events(store, [i for i in batch if isinstance(i, ParsedLine)], report)
+    if not fresh:
+        return
+    pact = store.pacts.active()
+    identities = _Identities(store, [item.event for item, _ in fresh])
+    resolved: list[tuple[ParsedLine, str, int, str | None]] = []
+    for item, digest in fresh:
+        try:
+            lead_id, email = identities.resolve(item.event)
+        except DomainError as err:
+            report.rejected.append(Rejection(item.line, item.event.id, str(err)))
+            continue
+        resolved.append((item, digest, lead_id, email))
+    store.leads.add_refs(identities.new_refs)
+    report.leads_created += identities.created
+
+    bench = Workbench(store, pact, now)
+    bench.load(lead_id for _, _, lead_id, _ in resolved)
+    names = {n for item, *_ in resolved for n in _people(item.event)}
+    users = store.users.by_names(names)
+    applied: list[tuple[ParsedLine, str]] = []
+    activities: list[tuple[tuple[str, str], dict[str, Any]]] = []
+    contacts_before = 0
+    for item, digest, lead_id, email in resolved:
+        event = item.event
+        try:
+            row = _apply(bench, pact, users, event, lead_id, email)
+        except DomainError as err:
+            report.rejected.append(Rejection(item.line, event.id, str(err)))
+            continue
+        if row is not None:
+            activities.append(((event.source, event.id), row))
+        if len(bench.contacts) > contacts_before:
+            bench.contacts[-1]["inbox_key"] = (event.source, event.id)
+            contacts_before = len(bench.contacts)
+        applied.append((item, digest))
+
+    inbox_ids = store.inbox.add(
+        [
+            {
+                "source": item.event.source,
+                "event_id": item.event.id,
+                "type": item.event.type,
+                "occurred_at": item.event.at,
+                "received_at": now,
+                "payload_hash": digest,
+            }
+            for item, digest in applied
+        ]
+    )
+    store.activities.add([{**row, "inbox_id": inbox_ids[key]} for key, row in activities])
+    for contact in bench.contacts:
+        contact["inbox_id"] = inbox_ids.get(contact.pop("inbox_key", None))
+    report.transitions += bench.transitions
+    bench.flush()
+    report.created += len(applied)
+
+
+def _people(event: Event) -> list[str]:
+    names = [getattr(event, "by", None), getattr(event, "to", None) if isinstance(event, Assignment) else None]
+    return [n for n in names if isinstance(n, str)]
+
+
+def _user_or_refuse(users: dict[str, Any], name: str) -> Any:
+    user = users.get(name)
+    if user is None:
+        raise NotFound(f"unknown user {name!r}; add them with `leadpact user add`")
+    return user
+
+
+def _apply(
+    bench: Workbench,
+    pact: PactVersion | None,
+    users: dict[str, Any],
+    event: Event,
+    lead_id: int,
+    email: str | None,
+) -> dict[str, Any] | None:
+    """Apply one event to the workbench; returns the activity row to store, if any."""
+    if isinstance(event, LeadUpsert):
+        bench.upsert(lead_id, event.at, event.attributes, email)
+        return None
+    if isinstance(event, ActivityEvent):
+        if email:
+            bench.upsert(lead_id, event.at, {}, email)
+        activity = Activity(type=event.activity, at=event.at, properties=event.properties)
+        bench.add_activity(lead_id, activity, trigger={"event": event.id, "activity": event.activity})
+        return {"lead_id": lead_id, "type": event.activity, "occurred_at": event.at, "properties": event.properties}
+    if isinstance(event, ContactLogged):
+        user = _user_or_refuse(users, event.by)
+        bench.log_contact(lead_id, user, event.at, event.channel.value, event.note, None)
+        return None
+    if pact is None:
+        raise DomainError("no active pact: propose one and have every approving department approve it")
+    work = bench.work[lead_id]
+    if isinstance(event, BantUpdate):
+        actor = _actor(pact, users, event.by, event.source, _owning_department(pact, work.lead.stage))
+        answers = {item: getattr(event, item.value) for item in BantItem}
+        bench.update_bant(lead_id, event.at, actor, answers, event.facts, event.note)
+        return None
+    if isinstance(event, Assignment):
+        actor = _actor(pact, users, event.by, event.source, _owning_department(pact, work.lead.stage))
+        bench.assign(lead_id, _user_or_refuse(users, event.to), event.at, actor, event.note)
+        return None
+    assert isinstance(event, StageChange)
+    move = ALLOWED.get((work.lead.stage, event.to))
+    department = responsible_department(pact.pact, move) if move else pact.pact.departments[0].id
+    actor = _actor(pact, users, event.by, event.source, department)
+    bench.move(lead_id, event.to, event.at, actor, reason=event.reason, note=event.note, override=event.override)
+    return None
+
+
+def _owning_department(pact: PactVersion, stage: Any) -> str:
+    found = pact.pact.departments_with(OWNING_ROLE[stage])
+    return found[0] if found else pact.pact.departments[0].id
+
+
+def _actor(pact: PactVersion, users: dict[str, Any], by: str | None, source: str, department: str) -> Actor:
+    if by is None:
+        return Actor(f"{SYSTEM}:{source}", department, is_system=True)
+    user = _user_or_refuse(users, by)
+    return Actor(user.name, user.department, is_manager=user.is_manager)

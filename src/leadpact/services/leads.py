@@ -1,0 +1,93 @@
+"""Reading one lead: its attributes, stage, owner, score and timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from leadpact.adapters.db.store import Store
+from leadpact.domain.errors import DomainError, NotFound
+from leadpact.domain.lead import Lead, scoring_attributes
+from leadpact.domain.ledger import LedgerEntry
+from leadpact.domain.scoring import ScoreBreakdown, ScoreState, score
+from leadpact.services.lifecycle import _activity
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # activity | transition | assignment | contact | bant
+    text: str
+    pact_version: int | None = None
+    seq: int | None = None
+    entry: LedgerEntry | None = None
+    properties: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadView:
+    lead: Lead
+    refs: list[tuple[str, str]]
+    score: ScoreBreakdown | None
+    timeline: list[TimelineItem]
+
+
+def require_lead(store: Store, key: str) -> Lead:
+    lead = store.leads.find(key)
+    if lead is None:
+        raise NotFound(f"no lead with id or e-mail {key!r}")
+    return lead
+
+
+def score_lead(store: Store, key: str, at: datetime) -> ScoreBreakdown:
+    """The lead's score now under the active pact, recomputed from its activities."""
+    with store:
+        lead = require_lead(store, key)
+        pact = store.pacts.active()
+        if pact is None:
+            raise DomainError("no active pact: scores are computed under an approved pact")
+        return _score_now(store, lead, pact.version, pact.pact, at)
+
+
+def _score_now(store: Store, lead: Lead, version: int, pact: Any, at: datetime) -> ScoreBreakdown:
+    stored = store.scores.get_many([lead.id]).get(lead.id)
+    if stored is not None and stored.pact_version == version:
+        state = stored.state
+    else:
+        state = ScoreState().fold_all(pact, (_activity(r) for r in store.activities.of_lead(lead.id)))
+    return score(pact, version, state, scoring_attributes(lead.email, lead.attributes), at)
+
+
+def show_lead(store: Store, key: str, at: datetime) -> LeadView:
+    """Everything known about one lead, with a timeline of activities and ledger entries."""
+    with store:
+        lead = require_lead(store, key)
+        pact = store.pacts.active()
+        breakdown = _score_now(store, lead, pact.version, pact.pact, at) if pact else None
+        timeline = [
+            TimelineItem(row.occurred_at, "activity", row.type, properties=row.properties)
+            for row in store.activities.of_lead(lead.id)
+        ]
+        for seq, entry in store.ledger.of_lead(lead.id):
+            timeline.append(TimelineItem(entry.at, entry.kind.value, _describe(entry), entry.pact_version, seq, entry))
+        timeline.sort(key=lambda item: (item.at, item.seq or 0))
+        return LeadView(lead, store.leads.refs_of(lead.id), breakdown, timeline)
+
+
+def _describe(entry: LedgerEntry) -> str:
+    kind = entry.kind.value
+    if kind == "transition":
+        text = f"{entry.from_stage} → {entry.to_stage}"
+        if entry.reason:
+            text += f" ({entry.reason})"
+        if entry.override:
+            text += " [override]"
+        return text + f" by {entry.actor} ({entry.department})"
+    if kind == "assignment":
+        return f"assigned to {entry.owner} by {entry.actor}"
+    if kind == "contact":
+        return f"contact by {entry.actor} ({entry.evidence.get('channel')})"
+    bant = entry.evidence.get("bant", {})
+    confirmed = [k for k, v in bant.items() if v] if isinstance(bant, dict) else []
+    return f"BANT by {entry.actor}: {', '.join(confirmed) or 'none confirmed'}"

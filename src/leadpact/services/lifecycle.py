@@ -1,0 +1,370 @@
+"""Moving leads through the lifecycle inside one unit of work, writing the ledger as it goes.
+
+`Workbench` holds the working state of the leads one batch touches (lead, score state,
+owner) plus what the batch will write (activities, contacts, ledger entries). Every
+change goes through it, so a state change and its ledger entry are always written in
+the same transaction, and a refused change touches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from leadpact.adapters.db.store import PactVersion, Store, StoredScore, User, state_to_json
+from leadpact.adapters.db.tables import from_micros
+from leadpact.domain.errors import DomainError, InvalidTransition
+from leadpact.domain.lead import Lead, scoring_attributes
+from leadpact.domain.ledger import EntryKind, LedgerEntry
+from leadpact.domain.lifecycle import Actor, Stage, plan_move, responsible_department
+from leadpact.domain.pact import BantItem
+from leadpact.domain.qualification import Bant, CriteriaCheck, check_mql, check_sql
+from leadpact.domain.scoring import Activity, ScoreBreakdown, ScoreState, score
+
+SYSTEM = "system"
+
+
+@dataclass
+class LeadWork:
+    """One lead's state while a unit of work changes it."""
+
+    lead: Lead
+    owner_id: int | None
+    state: ScoreState
+    activities: list[Activity] | None = None  # all known activities, loaded only when history is needed
+    touched: bool = False
+    scored: bool = False
+
+
+@dataclass
+class Workbench:
+    """The leads a unit of work changes, and everything it will write for them."""
+
+    store: Store
+    pact: PactVersion | None
+    now: datetime
+    work: dict[int, LeadWork] = field(default_factory=dict)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    transitions: int = 0
+
+    def load(self, lead_ids: Iterable[int]) -> None:
+        """Read the leads, their owners' ids and their score states in a few bulk queries."""
+        wanted = [i for i in set(lead_ids) if i not in self.work]
+        if not wanted:
+            return
+        leads = self.store.leads.get_many(wanted)
+        scores = self.store.scores.get_many(wanted)
+        owners = self.store.leads.owner_ids(wanted)
+        stale = [i for i in wanted if self.pact is not None and _is_stale(scores.get(i), self.pact.version)]
+        history = self.store.activities.of_leads(stale) if stale else {}
+        for lead_id, lead in leads.items():
+            stored = scores.get(lead_id)
+            if lead_id in history or stored is None or self.pact is None:
+                known = [_activity(row) for row in history.get(lead_id, [])]
+                state = ScoreState().fold_all(self.pact.pact, known) if self.pact else ScoreState()
+                work = LeadWork(lead, owners.get(lead_id), state, activities=known if lead_id in history else None)
+                work.scored = bool(known)
+            else:
+                work = LeadWork(lead, owners.get(lead_id), stored.state)
+            self.work[lead_id] = work
+
+    def history(self, work: LeadWork) -> list[Activity]:
+        """Every activity of the lead, stored and pending, in time order (loaded on first need)."""
+        if work.activities is None:
+            work.activities = [_activity(row) for row in self.store.activities.of_lead(work.lead.id)]
+        return sorted(work.activities, key=lambda a: a.at)
+
+    # --- changes -------------------------------------------------------------
+
+    def upsert(self, lead_id: int, at: datetime, attributes: Mapping[str, object], email: str | None) -> None:
+        work = self.work[lead_id]
+        merged = dict(work.lead.attributes)
+        for key, value in attributes.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value  # type: ignore[assignment]
+        work.lead = replace(work.lead, attributes=merged, email=work.lead.email or email)
+        work.touched = True
+        self.qualify(work, at, trigger={"event": "lead_upsert"})
+
+    def add_activity(self, lead_id: int, activity: Activity, trigger: Mapping[str, object]) -> None:
+        work = self.work[lead_id]
+        in_order = work.state.as_of is None or activity.at >= work.state.as_of
+        if work.activities is not None:
+            work.activities.append(activity)
+        if self.pact is not None:
+            work.state = work.state.fold(self.pact.pact, activity)
+            work.scored = True
+        work.touched = True
+        self.qualify(work, activity.at, trigger=trigger, in_order=in_order)
+
+    def qualify(self, work: LeadWork, at: datetime, trigger: Mapping[str, object], in_order: bool = True) -> None:
+        """Make the lead an MQL if the active pact's criteria now hold, at the time they became true."""
+        if self.pact is None or work.lead.stage not in (Stage.LEAD, Stage.RECYCLED):
+            return
+        pact, since = self.pact.pact, work.lead.stage_changed_at
+        if in_order:
+            crossing = self._check_at(work, work.state, at)
+        else:
+            crossing = self._first_crossing(work, max(at, since) if work.lead.stage is Stage.RECYCLED else at)
+        if crossing is None:
+            return
+        when, breakdown, check = crossing
+        if work.lead.stage is Stage.RECYCLED and when <= since:
+            return
+        move = plan_move(pact, work.lead.stage, Stage.MQL, actor=Actor(SYSTEM, pact.mql.responsible, is_system=True))
+        self._transition(
+            work,
+            Stage.MQL,
+            at=when,
+            actor=SYSTEM,
+            department=responsible_department(pact, move.move),
+            evidence={
+                "score": breakdown.as_evidence(),
+                "criteria": check.as_evidence(),
+                "trigger": dict(trigger),
+            },
+        )
+
+    def _check_at(
+        self, work: LeadWork, state: ScoreState, at: datetime
+    ) -> tuple[datetime, ScoreBreakdown, CriteriaCheck] | None:
+        assert self.pact is not None
+        attributes = scoring_attributes(work.lead.email, work.lead.attributes)
+        breakdown = score(self.pact.pact, self.pact.version, state, attributes, at)
+        check = check_mql(self.pact.pact.mql, score=breakdown.total, actions=state.actions, attributes=attributes)
+        return (at, breakdown, check) if check.holds else None
+
+    def _first_crossing(self, work: LeadWork, since: datetime) -> tuple[datetime, ScoreBreakdown, CriteriaCheck] | None:
+        """Replay the lead's activities in time order; the first instant at or after `since` the criteria hold."""
+        assert self.pact is not None
+        state = ScoreState()
+        for activity in self.history(work):
+            state = state.fold(self.pact.pact, activity)
+            if activity.at >= since and (found := self._check_at(work, state, activity.at)) is not None:
+                return found
+        return None
+
+    def move(
+        self,
+        lead_id: int,
+        to: Stage,
+        at: datetime,
+        actor: Actor,
+        reason: str | None = None,
+        note: str | None = None,
+        override: bool = False,
+        evidence: Mapping[str, object] | None = None,
+    ) -> None:
+        """A stage change asked for by a person or a source system; refused moves raise."""
+        pact = self._require_pact()
+        work = self.work[lead_id]
+        planned = plan_move(pact.pact, work.lead.stage, to, actor=actor, reason=reason)
+        proof: dict[str, object] = dict(evidence or {})
+        gate = planned.move.gate
+        if gate is not None:
+            check = self._gate(work, gate, at)
+            proof["criteria"] = check.as_evidence()
+            if gate == "mql":
+                attributes = scoring_attributes(work.lead.email, work.lead.attributes)
+                proof["score"] = score(pact.pact, pact.version, work.state, attributes, at).as_evidence()
+            if not check.holds:
+                if not override:
+                    raise InvalidTransition(
+                        f"the {gate.upper()} criteria of pact v{pact.version} do not hold: {'; '.join(check.unmet)}"
+                        + ("" if actor.is_system else "; a manager may override with a reason")
+                    )
+                if not actor.is_manager:
+                    raise InvalidTransition(f"only a manager may override the {gate.upper()} criteria")
+                if not (note or reason):
+                    raise InvalidTransition("an override needs a reason: say why in the note")
+        if gate == "sql" or to is Stage.SQL:
+            proof.setdefault("bant", work.lead.bant.as_evidence())
+        self._transition(
+            work,
+            to,
+            at=at,
+            actor=actor.name,
+            department=actor.department,
+            evidence=proof,
+            reason=reason,
+            note=note,
+            override=override and gate is not None,
+        )
+
+    def _gate(self, work: LeadWork, gate: str, at: datetime) -> CriteriaCheck:
+        pact = self._require_pact()
+        if gate == "sql":
+            return check_sql(pact.pact.sql, bant=work.lead.bant, actions=work.state.actions)
+        attributes = scoring_attributes(work.lead.email, work.lead.attributes)
+        total = score(pact.pact, pact.version, work.state, attributes, at).total
+        return check_mql(pact.pact.mql, score=total, actions=work.state.actions, attributes=attributes)
+
+    def assign(self, lead_id: int, to: User, at: datetime, actor: Actor, note: str | None = None) -> None:
+        pact = self._require_pact()
+        if not to.is_active:
+            raise DomainError(f"{to.name} is inactive and cannot be given leads")
+        if pact.pact.department(to.department) is None:
+            raise DomainError(f"{to.name}'s department {to.department!r} is not in pact v{pact.version}")
+        work = self.work[lead_id]
+        work.owner_id = to.id
+        work.lead = replace(work.lead, owner=to.name)
+        work.touched = True
+        self._record(work, EntryKind.ASSIGNMENT, at, actor.name, actor.department, owner=to.name, note=note)
+
+    def log_contact(
+        self, lead_id: int, by: User, at: datetime, channel: str, note: str | None, inbox_id: int | None
+    ) -> None:
+        work = self.work[lead_id]
+        self.contacts.append(
+            {
+                "lead_id": lead_id,
+                "user_id": by.id,
+                "channel": channel,
+                "occurred_at": at,
+                "note": note,
+                "inbox_id": inbox_id,
+            }
+        )
+        self._record(work, EntryKind.CONTACT, at, by.name, by.department, evidence={"channel": channel}, note=note)
+
+    def update_bant(
+        self,
+        lead_id: int,
+        at: datetime,
+        actor: Actor,
+        answers: Mapping[BantItem, bool | None],
+        facts: Mapping[str, bool],
+        note: str | None,
+    ) -> None:
+        work = self.work[lead_id]
+        confirmed = set(work.lead.bant.confirmed)
+        for item, value in answers.items():
+            if value is True:
+                confirmed.add(item)
+            elif value is False:
+                confirmed.discard(item)
+        merged_facts = {**(work.lead.bant.facts or {}), **facts}
+        bant = Bant(confirmed=frozenset(confirmed), facts=merged_facts)
+        work.lead = replace(work.lead, bant=bant)
+        work.touched = True
+        self._record(work, EntryKind.BANT, at, actor.name, actor.department, evidence=bant.as_evidence(), note=note)
+
+    # --- recording -----------------------------------------------------------
+
+    def _require_pact(self) -> PactVersion:
+        if self.pact is None:
+            raise DomainError("no active pact: propose one and have every approving department approve it")
+        return self.pact
+
+    def _transition(
+        self,
+        work: LeadWork,
+        to: Stage,
+        *,
+        at: datetime,
+        actor: str,
+        department: str,
+        evidence: Mapping[str, object],
+        reason: str | None = None,
+        note: str | None = None,
+        override: bool = False,
+    ) -> None:
+        frm = work.lead.stage
+        work.lead = replace(work.lead, stage=to, stage_changed_at=at)
+        work.touched = True
+        self.transitions += 1
+        self._record(
+            work,
+            EntryKind.TRANSITION,
+            at,
+            actor,
+            department,
+            from_stage=frm.value,
+            to_stage=to.value,
+            evidence=evidence,
+            reason=reason,
+            note=note,
+            override=override,
+        )
+
+    def _record(
+        self,
+        work: LeadWork,
+        kind: EntryKind,
+        at: datetime,
+        actor: str,
+        department: str,
+        *,
+        from_stage: str | None = None,
+        to_stage: str | None = None,
+        owner: str | None = None,
+        evidence: Mapping[str, object] | None = None,
+        reason: str | None = None,
+        note: str | None = None,
+        override: bool = False,
+    ) -> None:
+        work.touched = True
+        self.ledger.append(
+            LedgerEntry(
+                lead_id=work.lead.id,
+                kind=kind,
+                at=at,
+                recorded_at=self.now,
+                actor=actor,
+                department=department,
+                pact_version=self.pact.version if self.pact else None,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                owner=owner,
+                evidence=dict(evidence or {}),
+                reason=reason,
+                note=note,
+                override=override,
+            )
+        )
+
+    def flush(self) -> None:
+        """Write every touched lead, its score state, contacts and ledger entries (no commit)."""
+        touched = [w for w in self.work.values() if w.touched]
+        for work in touched:
+            self.store.leads.save_state(work.lead, self.now, work.owner_id)
+        if self.pact is not None:
+            rows = []
+            for work in touched:
+                if not work.scored:
+                    continue
+                attributes = scoring_attributes(work.lead.email, work.lead.attributes)
+                at = work.state.as_of or self.now
+                breakdown = score(self.pact.pact, self.pact.version, work.state, attributes, at)
+                rows.append(
+                    {
+                        "lead_id": work.lead.id,
+                        "pact_version": self.pact.version,
+                        "as_of": work.state.as_of,
+                        "state": state_to_json(work.state),
+                        "behaviour": breakdown.behaviour,
+                        "attributes": breakdown.attributes,
+                        "total": breakdown.total,
+                        "scored_at": self.now,
+                    }
+                )
+            self.store.scores.save(rows)
+        self.store.contacts.add(self.contacts)
+        self.store.ledger.append(self.ledger)
+        self.contacts, self.ledger = [], []
+        for work in touched:
+            work.touched = False
+
+
+def _is_stale(stored: StoredScore | None, version: int) -> bool:
+    return stored is None or stored.pact_version != version
+
+
+def _activity(row: Any) -> Activity:
+    at = row.occurred_at if isinstance(row.occurred_at, datetime) else from_micros(row.occurred_at)
+    return Activity(type=row.type, at=at, properties=row.properties or {})

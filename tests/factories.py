@@ -1,0 +1,72 @@
+"""Plain builders with sane defaults: a pact, users, and canonical event lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import count
+from typing import Any
+
+from leadpact.adapters.events import LineError, ParsedLine, parse_line
+from leadpact.adapters.pact_yaml import PactDocument, parse_pact, read_pact_file
+from leadpact.bootstrap import App
+from leadpact.services import pacts, users
+from tests.conftest import EXAMPLE_PACT
+
+_ids = count(1)
+
+
+def example_text(*replacements: tuple[str, str]) -> str:
+    """The shipped example pact's text, with each (old, new) replacement applied once."""
+    text = EXAMPLE_PACT.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, f"{old!r} is not in the example pact"
+        text = text.replace(old, new, 1)
+    return text
+
+
+def example_document(*replacements: tuple[str, str]) -> PactDocument:
+    """The shipped example pact, optionally edited."""
+    if not replacements:
+        return read_pact_file(EXAMPLE_PACT)
+    return parse_pact(example_text(*replacements), "pact.yaml")
+
+
+def sign_example_pact(app: App, document: PactDocument | None = None) -> int:
+    """Add one user per department and make the example pact active; returns its version."""
+    existing = {u.name for u in users.list_users(app.store())}
+    for name, department, manager in (
+        ("佐藤", "marketing", True),
+        ("田中", "inside_sales", False),
+        ("鈴木", "field_sales", True),
+    ):
+        if name not in existing:
+            users.add_user(app.store(), app.clock, name, department, f"{name}@corp.example", manager)
+    proposed = pacts.propose_pact(app.store(), app.clock, document or example_document(), "佐藤")
+    for name in ("佐藤", "田中", "鈴木"):
+        pacts.approve_pact(app.store(), app.clock, proposed.version, name)
+    return proposed.version
+
+
+def event(kind: str, at: datetime, lead: str = "taro@example.co.jp", **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": fields.pop("id", f"e{next(_ids)}"),
+        "source": fields.pop("source", "test"),
+        "type": kind,
+        "at": at.isoformat(),
+        "lead": {"email": lead} if "@" in lead else {"system": "hubspot", "id": lead},
+    }
+    body.update(fields)
+    return body
+
+
+def lines(events: Iterable[dict[str, Any] | str]) -> list[ParsedLine | LineError]:
+    """Events as JSONL lines, numbered from 1 (strings are taken as raw lines)."""
+    parsed = []
+    for number, item in enumerate(events, start=1):
+        raw = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        found = parse_line(number, raw.encode())
+        if found is not None:
+            parsed.append(found)
+    return parsed
