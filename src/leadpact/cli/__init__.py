@@ -43,8 +43,17 @@ app.add_typer(lead_app, name="lead")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(db_app, name="db")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool) -> Console:
+    """Wrap for a terminal; never wrap lines written to a file or a pipe (they are read by tools)."""
+    console = Console(stderr=stderr, highlight=False)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=160)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 
 class Context:

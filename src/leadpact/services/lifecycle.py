@@ -94,6 +94,8 @@ class Workbench:
     def add_activity(self, lead_id: int, activity: Activity, trigger: Mapping[str, object]) -> None:
         work = self.work[lead_id]
         in_order = work.state.as_of is None or activity.at >= work.state.as_of
+        if not in_order:
+            self.history(work)  # an out-of-order activity needs the stored ones to find the crossing
         if work.activities is not None:
             work.activities.append(activity)
         if self.pact is not None:
