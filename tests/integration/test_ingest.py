@@ -230,3 +230,25 @@ def test_recycling_needs_a_reason_and_a_recycled_lead_requalifies_later(app: App
         if i.entry is not None and i.entry.kind.value == "transition"
     ]
     assert stages == [("lead", "mql"), ("mql", "sal"), ("sal", "recycled"), ("recycled", "mql")]
+
+
+def test_a_late_attribute_update_dates_the_mql_at_the_first_moment_everything_held(app: App) -> None:
+    sign_example_pact(app)
+    upsert, download, seminar, pricing, about = marketing_events()
+    no_fit = event("lead_upsert", T1 - timedelta(days=2), id="u0", attributes={"industry": "小売業"})
+    ingest(app.engine, app.clock, lines([no_fit, download, seminar, pricing, about]))
+    assert mql_entries(app) == []
+    # the fit arrives later but is dated the day before the activities
+    ingest(app.engine, app.clock, lines([upsert]))
+    ((at, _, _),) = mql_entries(app)
+    assert at == T1 + timedelta(hours=2)
+
+
+def test_the_same_event_reexported_with_other_key_order_is_unchanged(app: App) -> None:
+    sign_example_pact(app)
+    first = event("activity", T1, id="a1", activity="page_view", properties={"url": "/a", "ref": "ad"})
+    reordered = dict(reversed(list(first.items())))
+    reordered["properties"] = {"ref": "ad", "url": "/a"}
+    ingest(app.engine, app.clock, lines([first]))
+    again = ingest(app.engine, app.clock, lines([reordered]))
+    assert (again.created, again.unchanged, again.rejected) == (0, 1, [])

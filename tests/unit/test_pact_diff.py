@@ -60,3 +60,12 @@ def test_the_agreement_table_has_the_seven_seed_items() -> None:
     assert rows[6].mql == "マーケティング部" and rows[6].sql == "営業部"
     english = agreement_rows(example_document().pact, "en")
     assert english[0].item == "Score threshold" and english[6].sql == "Field sales"
+
+
+def test_a_changed_mql_attribute_condition_reads_as_a_condition() -> None:
+    old = example_document().pact
+    new = example_document(("{field: employees, op: gte, value: 50}", "{field: employees, op: gte, value: 100}")).pact
+    assert pact_changes(old, new) == [
+        "MQL attributes [industry ∈ 製造業 / 情報通信業 / 卸売業, employees ≥ 50] → "
+        "[industry ∈ 製造業 / 情報通信業 / 卸売業, employees ≥ 100]"
+    ]

@@ -116,7 +116,7 @@ _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 class ParsedLine:
     line: int
     event: Event
-    payload: bytes  # the line as received, for the idempotency check
+    payload: bytes  # the event as canonical JSON, for the idempotency check
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +145,9 @@ def parse_line(number: int, raw: bytes) -> ParsedLine | LineError | None:
         event = _ADAPTER.validate_python(data)
     except ValidationError as exc:
         return LineError(number, event_id, _describe(exc))
-    return ParsedLine(number, event, stripped)
+    # Idempotency compares content, not bytes: a re-export with other key order or spacing is the same event.
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return ParsedLine(number, event, canonical)
 
 
 def _describe(exc: ValidationError) -> str:

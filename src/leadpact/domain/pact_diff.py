@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from leadpact.domain.agreement import describe_condition
-from leadpact.domain.pact import AttributeRule, BehaviourRule, HandoffClock, Pact
+from leadpact.domain.pact import AttributeCondition, AttributeRule, BehaviourRule, HandoffClock, Pact
 
 
 def _pts(points: float) -> str:
@@ -47,6 +47,8 @@ def _value(value: Any) -> str:
         return f"{value:g}"
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, AttributeCondition):
+        return describe_condition(value)
     if isinstance(value, BaseModel):
         return describe_clock(value) if isinstance(value, HandoffClock) else str(value.model_dump(mode="json"))
     return str(value.value if hasattr(value, "value") else value)

@@ -80,6 +80,7 @@ def ingest(
             store.commit()
         if progress is not None:
             progress(len(batch))
+    report.rejected.sort(key=lambda r: r.line)
     return report
 
 
@@ -254,7 +255,7 @@ def _apply(
         bench.upsert(lead_id, event.at, event.attributes, email)
         return None
     if isinstance(event, ActivityEvent):
-        if email:
+        if email and bench.work[lead_id].lead.email is None:
             bench.upsert(lead_id, event.at, {}, email)
         activity = Activity(type=event.activity, at=event.at, properties=event.properties)
         bench.add_activity(lead_id, activity, trigger={"event": event.id, "activity": event.activity})

@@ -21,7 +21,7 @@ from leadpact.domain.ledger import EntryKind, LedgerEntry
 from leadpact.domain.lifecycle import Actor, Stage, plan_move, responsible_department
 from leadpact.domain.pact import BantItem
 from leadpact.domain.qualification import Bant, CriteriaCheck, check_mql, check_sql
-from leadpact.domain.scoring import Activity, ScoreBreakdown, ScoreState, score
+from leadpact.domain.scoring import Activity, AttributeValue, ScoreBreakdown, ScoreState, condition_holds, score
 
 SYSTEM = "system"
 
@@ -36,6 +36,19 @@ class LeadWork:
     activities: list[Activity] | None = None  # all known activities, loaded only when history is needed
     touched: bool = False
     scored: bool = False
+    _attributes: dict[str, AttributeValue] | None = None
+
+    @property
+    def attributes(self) -> dict[str, AttributeValue]:
+        """The attributes scoring sees; cached because most events do not change them."""
+        if self._attributes is None:
+            self._attributes = scoring_attributes(self.lead.email, self.lead.attributes)
+        return self._attributes
+
+    def change(self, lead: Lead) -> None:
+        self.lead = lead
+        self._attributes = None
+        self.touched = True
 
 
 @dataclass
@@ -87,9 +100,9 @@ class Workbench:
                 merged.pop(key, None)
             else:
                 merged[key] = value  # type: ignore[assignment]
-        work.lead = replace(work.lead, attributes=merged, email=work.lead.email or email)
-        work.touched = True
-        self.qualify(work, at, trigger={"event": "lead_upsert"})
+        work.change(replace(work.lead, attributes=merged, email=work.lead.email or email))
+        in_order = work.state.as_of is None or at >= work.state.as_of
+        self.qualify(work, at, trigger={"event": "lead_upsert"}, in_order=in_order)
 
     def add_activity(self, lead_id: int, activity: Activity, trigger: Mapping[str, object]) -> None:
         work = self.work[lead_id]
@@ -136,9 +149,14 @@ class Workbench:
         self, work: LeadWork, state: ScoreState, at: datetime
     ) -> tuple[datetime, ScoreBreakdown, CriteriaCheck] | None:
         assert self.pact is not None
-        attributes = scoring_attributes(work.lead.email, work.lead.attributes)
+        mql, attributes = self.pact.pact.mql, work.attributes
+        # The cheap conditions first: most activities leave a lead short of them.
+        if mql.required_actions and state.actions.isdisjoint(mql.required_actions):
+            return None
+        if not all(condition_holds(c, attributes) for c in mql.attributes):
+            return None
         breakdown = score(self.pact.pact, self.pact.version, state, attributes, at)
-        check = check_mql(self.pact.pact.mql, score=breakdown.total, actions=state.actions, attributes=attributes)
+        check = check_mql(mql, score=breakdown.total, actions=state.actions, attributes=attributes)
         return (at, breakdown, check) if check.holds else None
 
     def _first_crossing(self, work: LeadWork, since: datetime) -> tuple[datetime, ScoreBreakdown, CriteriaCheck] | None:
@@ -172,7 +190,7 @@ class Workbench:
             check = self._gate(work, gate, at)
             proof["criteria"] = check.as_evidence()
             if gate == "mql":
-                attributes = scoring_attributes(work.lead.email, work.lead.attributes)
+                attributes = work.attributes
                 proof["score"] = score(pact.pact, pact.version, work.state, attributes, at).as_evidence()
             if not check.holds:
                 if not override:
@@ -202,7 +220,7 @@ class Workbench:
         pact = self._require_pact()
         if gate == "sql":
             return check_sql(pact.pact.sql, bant=work.lead.bant, actions=work.state.actions)
-        attributes = scoring_attributes(work.lead.email, work.lead.attributes)
+        attributes = work.attributes
         total = score(pact.pact, pact.version, work.state, attributes, at).total
         return check_mql(pact.pact.mql, score=total, actions=work.state.actions, attributes=attributes)
 
@@ -333,14 +351,13 @@ class Workbench:
     def flush(self) -> None:
         """Write every touched lead, its score state, contacts and ledger entries (no commit)."""
         touched = [w for w in self.work.values() if w.touched]
-        for work in touched:
-            self.store.leads.save_state(work.lead, self.now, work.owner_id)
+        self.store.leads.save_states([(w.lead, w.owner_id) for w in touched], self.now)
         if self.pact is not None:
             rows = []
             for work in touched:
                 if not work.scored:
                     continue
-                attributes = scoring_attributes(work.lead.email, work.lead.attributes)
+                attributes = work.attributes
                 at = work.state.as_of or self.now
                 breakdown = score(self.pact.pact, self.pact.version, work.state, attributes, at)
                 rows.append(

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadpact.adapters.db import tables as t
@@ -267,22 +267,38 @@ class Leads:
         if refs:
             self.c.execute(insert(t.lead_refs), refs)
 
-    def save_state(self, lead: Lead, at: datetime, owner_id: int | None) -> None:
-        """Write back a lead's mutable state, bumping its version (the optimistic-lock column)."""
-        self.c.execute(
+    def save_states(self, leads: Sequence[tuple[Lead, int | None]], at: datetime) -> None:
+        """Write back leads' mutable state in one statement, bumping each version (the optimistic-lock column)."""
+        if not leads:
+            return
+        statement = (
             update(t.leads)
-            .where(t.leads.c.id == lead.id)
+            .where(t.leads.c.id == bindparam("b_id"))
             .values(
-                email=lead.email,
-                attributes=dict(lead.attributes),
-                stage=lead.stage.value,
-                stage_changed_at=lead.stage_changed_at,
-                owner_id=owner_id,
-                bant=bant_to_json(lead.bant),
-                updated_at=at,
+                email=bindparam("b_email"),
+                attributes=bindparam("b_attributes", type_=t.leads.c.attributes.type),
+                stage=bindparam("b_stage"),
+                stage_changed_at=bindparam("b_stage_changed_at", type_=t.Instant()),
+                owner_id=bindparam("b_owner_id"),
+                bant=bindparam("b_bant", type_=t.leads.c.bant.type),
+                updated_at=bindparam("b_updated_at", type_=t.Instant()),
                 version=t.leads.c.version + 1,
             )
         )
+        rows = [
+            {
+                "b_id": lead.id,
+                "b_email": lead.email,
+                "b_attributes": dict(lead.attributes),
+                "b_stage": lead.stage.value,
+                "b_stage_changed_at": lead.stage_changed_at,
+                "b_owner_id": owner_id,
+                "b_bant": bant_to_json(lead.bant),
+                "b_updated_at": at,
+            }
+            for lead, owner_id in leads
+        ]
+        self.c.execute(statement, rows)
 
     def stage_counts(self) -> dict[str, int]:
         query = select(t.leads.c.stage, func.count()).group_by(t.leads.c.stage)
