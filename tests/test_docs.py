@@ -1,0 +1,46 @@
+"""Documentation keeps up with the code: every command is in both READMEs, every setting in docs/settings.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import typer
+from typer.main import get_command
+
+from leadpact.cli import app
+from leadpact.config import Settings
+from tests.conftest import ROOT
+
+
+def command_paths(group: typer.Typer) -> Iterator[str]:
+    root = get_command(group)
+    commands = getattr(root, "commands", {})
+    for name, command in commands.items():
+        sub = getattr(command, "commands", None)
+        if sub:
+            for child in sub:
+                yield f"{name} {child}"
+        else:
+            yield name
+
+
+COMMANDS = sorted(command_paths(app))
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.ja.md"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_in_the_readme(readme: str, command: str) -> None:
+    assert f"`leadpact {command}" in (ROOT / readme).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(Settings.model_fields))
+def test_every_setting_is_documented(name: str) -> None:
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert f"`{name}`" in text and f"`LEADPACT_{name.upper()}`" in text
+
+
+def test_the_readme_shows_the_two_commands_first() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = text.split("```sh", 1)[1].split("```", 1)[0]
+    assert "make demo" in first_block and "make test" in first_block
