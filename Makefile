@@ -1,16 +1,16 @@
 # One entry point. `make demo` and `make test` set everything up themselves.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 TIER ?= S
+PY_DIRS := $(wildcard src tests bench)
 DEMO_DB ?= demo.db
 export UV_LINK_MODE := copy
 
 .PHONY: setup demo test check fmt lint typecheck contracts bench clean
 
-$(UV):
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
-
-setup: $(UV)  ## Create .venv from the lock file.
+setup:  ## Install uv if missing, then create .venv from the lock file.
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
 
 demo: setup  ## Build the demo data set in a fresh SQLite file and print the summary.
@@ -23,12 +23,12 @@ test: setup check  ## Lint, type-check, contracts, then the whole suite.
 check: setup lint typecheck contracts  ## Everything static.
 
 lint:
-	@$(UV) run --frozen ruff check src tests bench
-	@$(UV) run --frozen ruff format --check src tests bench
+	@$(UV) run --frozen ruff check $(PY_DIRS)
+	@$(UV) run --frozen ruff format --check $(PY_DIRS)
 
 fmt: setup
-	@$(UV) run --frozen ruff check --fix src tests bench
-	@$(UV) run --frozen ruff format src tests bench
+	@$(UV) run --frozen ruff check --fix $(PY_DIRS)
+	@$(UV) run --frozen ruff format $(PY_DIRS)
 
 typecheck:
 	@$(UV) run --frozen mypy src
