@@ -17,6 +17,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from leadpact.adapters.db.store import PactVersion, Store
 from leadpact.adapters.events import (
@@ -58,6 +59,13 @@ class IngestReport:
     def lines(self) -> int:
         return self.created + self.unchanged + len(self.rejected)
 
+    def merge(self, other: IngestReport) -> None:
+        self.created += other.created
+        self.unchanged += other.unchanged
+        self.rejected.extend(other.rejected)
+        self.leads_created += other.leads_created
+        self.transitions += other.transitions
+
 
 def _batches(items: Iterable[ParsedLine | LineError], size: int) -> Iterator[list[ParsedLine | LineError]]:
     iterator = iter(items)
@@ -75,13 +83,30 @@ def ingest(
     """Apply parsed event lines; returns what was created, unchanged and rejected."""
     report = IngestReport()
     for batch in _batches(lines, batch_size):
-        with Store(engine) as store:
-            _apply_batch(store, clock.now(), batch, report)
-            store.commit()
+        report.merge(_apply_with_retry(engine, clock, batch))
         if progress is not None:
             progress(len(batch))
     report.rejected.sort(key=lambda r: r.line)
     return report
+
+
+RETRIES = 5
+
+
+def _apply_with_retry(engine: Engine, clock: Clock, batch: list[ParsedLine | LineError]) -> IngestReport:
+    """One batch in one transaction. Another writer committing the same events or leads first
+    makes ours fail on a unique key; the retry then sees their rows and counts them unchanged."""
+    for attempt in range(RETRIES):
+        part = IngestReport()
+        try:
+            with Store(engine) as store:
+                _apply_batch(store, clock.now(), batch, part)
+                store.commit()
+            return part
+        except (IntegrityError, OperationalError):
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _digest(payload: bytes) -> str:
