@@ -252,3 +252,21 @@ def test_the_same_event_reexported_with_other_key_order_is_unchanged(app: App) -
     ingest(app.engine, app.clock, lines([first]))
     again = ingest(app.engine, app.clock, lines([reordered]))
     assert (again.created, again.unchanged, again.rejected) == (0, 1, [])
+
+
+def test_a_new_pact_applies_from_its_activation(app: App) -> None:
+    sign_example_pact(app)
+    upsert, download, seminar, _, _ = marketing_events()
+    other = event("activity", T1, lead="hanako@example.co.jp", id="b1", activity="seminar_attended")
+    ingest(app.engine, app.clock, lines([upsert, download, seminar, other]))
+    assert mql_entries(app) == []  # 25 + 20 + 30 = 75 < 80 under v1
+    # a day after the seminar the score has barely decayed: 74.6 (the same lead in October would be cold)
+    app.clock.at = T1 + timedelta(days=1)  # type: ignore[attr-defined]
+    from tests.factories import example_document
+
+    v2 = sign_example_pact(app, example_document(("score_threshold: 80", "score_threshold: 70")))
+    ((at, evidence, version),) = mql_entries(app)
+    assert (at, version) == (app.clock.now(), v2)
+    assert evidence["trigger"] == {"event": "pact_activated", "pact_version": 2}
+    hanako = show_lead(app.store(), "hanako@example.co.jp", app.clock.now())
+    assert hanako.lead.stage.value == "lead"  # no fit attributes: still short of the criteria

@@ -166,7 +166,10 @@ def pact_approve(
     with refusals():
         outcome = pacts.approve_pact(c.store(), c.clock, version, by)
     if outcome.activated:
-        out.print(f"v{version} approved by {by} ({outcome.department}); [green]pact v{version} is now active[/green]")
+        out.print(
+            f"v{version} approved by {by} ({outcome.department}); [green]pact v{version} is now active[/green]; "
+            f"{outcome.new_mqls} waiting leads met its MQL criteria and became MQL"
+        )
     else:
         out.print(f"v{version} approved by {by} ({outcome.department}); waiting for: {', '.join(outcome.waiting_for)}")
 

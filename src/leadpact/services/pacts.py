@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine
+
 from leadpact.adapters.db.store import Approval, PactVersion, Store
 from leadpact.adapters.pact_yaml import PactDocument
 from leadpact.domain.clock import Clock
 from leadpact.domain.errors import ApprovalRefused, DomainError, NotFound
+from leadpact.domain.lifecycle import Stage
+from leadpact.services.lifecycle import Workbench
 from leadpact.services.users import require_user
 
 
@@ -39,6 +43,7 @@ class ApprovalOutcome:
     activated: bool
     waiting_for: tuple[str, ...]
     approved_at: datetime
+    new_mqls: int = 0
 
 
 def approve_pact(store: Store, clock: Clock, version: int, by: str) -> ApprovalOutcome:
@@ -74,7 +79,36 @@ def approve_pact(store: Store, clock: Clock, version: int, by: str) -> ApprovalO
         if not waiting:
             store.pacts.activate(version, now)
         store.commit()
-    return ApprovalOutcome(version, user.department, not waiting, waiting, now)
+    new_mqls = 0 if waiting else apply_activated_pact(store.engine, now)
+    return ApprovalOutcome(version, user.department, not waiting, waiting, now, new_mqls)
+
+
+ACTIVATION_CHUNK = 2_000
+
+
+def apply_activated_pact(engine: Engine, at: datetime) -> int:
+    """A new pact applies from its activation: leads waiting in lead or recycled that meet its
+    MQL criteria at `at` become MQLs then, with the activation as their trigger. Leads are
+    rescored under the new version in chunks (their stale states are rebuilt on load); the
+    transitions made earlier keep the version they were made under."""
+    made, after = 0, 0
+    while True:
+        with Store(engine) as store:
+            active = store.pacts.active()
+            ids = store.leads.ids_in_stages((Stage.LEAD, Stage.RECYCLED), after=after, limit=ACTIVATION_CHUNK)
+            if active is None or not ids:
+                return made
+            bench = Workbench(store, active, at)
+            bench.load(ids)
+            for lead_id in ids:
+                work = bench.work[lead_id]
+                work.scored = work.scored or work.state.as_of is not None
+                work.touched = True  # write the rebuilt score under the new version
+                bench.qualify(work, at, trigger={"event": "pact_activated", "pact_version": active.version})
+            made += bench.transitions
+            bench.flush()
+            store.commit()
+            after = ids[-1]
 
 
 def require_version(store: Store, version: int) -> PactVersion:

@@ -300,6 +300,16 @@ class Leads:
         ]
         self.c.execute(statement, rows)
 
+    def ids_in_stages(self, stages: Sequence[Stage], after: int, limit: int) -> list[int]:
+        """Lead ids in `stages`, in id order after `after` (keyset paging, never OFFSET)."""
+        query = (
+            select(t.leads.c.id)
+            .where(t.leads.c.stage.in_([s.value for s in stages]), t.leads.c.id > after)
+            .order_by(t.leads.c.id)
+            .limit(limit)
+        )
+        return [row.id for row in self.c.execute(query)]
+
     def stage_counts(self) -> dict[str, int]:
         query = select(t.leads.c.stage, func.count()).group_by(t.leads.c.stage)
         return {row[0]: row[1] for row in self.c.execute(query)}
