@@ -275,3 +275,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 from leadpact.cli import leads as _leads  # noqa: E402  (commands register themselves on `app`)
 
 _leads.register(app, lead_app, ledger_app)
+
+from leadpact.cli import demo as _demo  # noqa: E402
+
+_demo.register(app)
