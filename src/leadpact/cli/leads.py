@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -57,6 +60,21 @@ def _breakdown_json(breakdown: ScoreBreakdown) -> dict[str, Any]:
             for r in breakdown.rules
         ],
     }
+
+
+def _evidence_table(evidence: Mapping[str, Any], at: datetime, version: int | None) -> Table:
+    """Why a lead became an MQL: the score rule by rule and each criterion, as the ledger keeps them."""
+    score = evidence.get("score", {})
+    total = score.get("total", 0.0) if isinstance(score, dict) else 0.0
+    table = Table(title=f"lead → mql at {at:%Y-%m-%d %H:%M} under pact v{version}: score {total:.1f}")
+    table.add_column("rule / criterion")
+    table.add_column("points / met", justify="right")
+    for rule in score.get("rules", []) if isinstance(score, dict) else []:
+        capped = " (cap)" if rule.get("capped") else ""
+        table.add_row(f"{rule.get('label')} ×{rule.get('matches')}", f"{rule.get('points', 0):+.1f}{capped}")
+    for criterion in evidence.get("criteria", []):
+        table.add_row(str(criterion.get("condition")), "✓" if criterion.get("met") else "✗")
+    return table
 
 
 def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -> None:
@@ -175,29 +193,31 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
                 }
             )
             return
+        zone = ZoneInfo(view.timezone)
+        local = f"%Y-%m-%d %H:%M ({view.timezone})"
         cli.out.print(
             f"[bold]lead {lead_.id}[/bold] {lead_.email or ''}  stage [bold]{lead_.stage.value}[/bold] "
-            f"since {lead_.stage_changed_at:%Y-%m-%d %H:%M} UTC  owner {lead_.owner or '—'}"
+            f"since {lead_.stage_changed_at.astimezone(zone):{local}}  owner {lead_.owner or '—'}"
         )
+        for system, external_id in view.refs:
+            cli.out.print(f"  {system} id: {external_id}", markup=False)
         for key, value in sorted(lead_.attributes.items()):
             cli.out.print(f"  {key}: {value}", markup=False)
         if view.score:
             cli.out.print(_breakdown_table(view.score, explain=False))
         table = Table(title="timeline")
-        for column in ("at (UTC)", "kind", "what", "pact"):
+        for column in (f"at ({view.timezone})", "kind", "what", "pact"):
             table.add_column(column)
         for item in view.timeline:
             what = item.text
-            if item.kind == "transition" and item.entry and "score" in item.entry.evidence:
-                evidence_score = item.entry.evidence["score"]
-                if isinstance(evidence_score, dict):
-                    what += f" — score {evidence_score.get('total')}"
-            elif item.properties:
+            if item.properties:
                 what += " " + " ".join(f"{k}={v}" for k, v in item.properties.items())
-            table.add_row(
-                f"{item.at:%Y-%m-%d %H:%M}", item.kind, what, f"v{item.pact_version}" if item.pact_version else ""
-            )
+            version = f"v{item.pact_version}" if item.pact_version else ""
+            table.add_row(f"{item.at.astimezone(zone):%Y-%m-%d %H:%M}", item.kind, what, version)
         cli.out.print(table)
+        for item in view.timeline:
+            if item.entry is not None and item.entry.to_stage == "mql":
+                cli.out.print(_evidence_table(item.entry.evidence, item.at.astimezone(zone), item.pact_version))
 
     @ledger_app.command("verify")
     def ledger_verify(ctx: typer.Context) -> None:

@@ -31,6 +31,7 @@ class LeadView:
     refs: list[tuple[str, str]]
     score: ScoreBreakdown | None
     timeline: list[TimelineItem]
+    timezone: str = "Asia/Tokyo"  # the active pact's calendar zone: how people there read times
 
 
 def require_lead(store: Store, key: str) -> Lead:
@@ -72,7 +73,8 @@ def show_lead(store: Store, key: str, at: datetime) -> LeadView:
         for seq, entry in store.ledger.of_lead(lead.id):
             timeline.append(TimelineItem(entry.at, entry.kind.value, _describe(entry), entry.pact_version, seq, entry))
         timeline.sort(key=lambda item: (item.at, item.seq or 0))
-        return LeadView(lead, store.leads.refs_of(lead.id), breakdown, timeline)
+        zone = pact.pact.calendar.timezone if pact else "Asia/Tokyo"
+        return LeadView(lead, store.leads.refs_of(lead.id), breakdown, timeline, zone)
 
 
 def _describe(entry: LedgerEntry) -> str:
