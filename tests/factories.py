@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 from leadpact.adapters.events import LineError, ParsedLine, parse_line
@@ -70,3 +71,19 @@ def lines(events: Iterable[dict[str, Any] | str]) -> list[ParsedLine | LineError
         if found is not None:
             parsed.append(found)
     return parsed
+
+
+def qualifying_leads_file(path: Path, leads: int, start: datetime) -> int:
+    """Write a JSONL file of `leads` fitting leads, each made an MQL by its third activity; returns the event count.
+
+    Fit 25 (industry 15 + size 10) + download 20 + seminar 30 + pricing page 12 ≈ 87 ≥ 80.
+    """
+    events = []
+    for i in range(leads):
+        email = f"lead{i}@example.co.jp"
+        events.append(event("lead_upsert", start, lead=email, attributes={"industry": "製造業", "employees": 500}))
+        for k, kind in enumerate(("document_download", "seminar_attended", "page_view")):
+            at = start + timedelta(hours=k + 1)
+            events.append(event("activity", at, lead=email, activity=kind, properties={"url": "/pricing"}))
+    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events))
+    return len(events)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -16,7 +15,7 @@ from leadpact.config import Settings
 from leadpact.domain.clock import FixedClock
 from leadpact.services.ingest import ingest
 from leadpact.services.ledger import verify_ledger
-from tests.factories import event, sign_example_pact
+from tests.factories import qualifying_leads_file, sign_example_pact
 
 START = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
 LEADS = 400  # enough batches that the two writers overlap
@@ -32,27 +31,13 @@ def _ingest_file(url: str, path: str) -> tuple[int, int]:
 
 def test_two_writers_on_one_file_apply_each_event_once(app: App, database_url: str, tmp_path: Path) -> None:
     sign_example_pact(app)
-    events = []
-    for i in range(LEADS):
-        email = f"lead{i}@example.co.jp"
-        events.append(event("lead_upsert", START, lead=email, attributes={"industry": "製造業", "employees": 500}))
-        for k, kind in enumerate(("document_download", "seminar_attended", "page_view")):
-            events.append(
-                event(
-                    "activity",
-                    START + timedelta(hours=k + 1),
-                    lead=email,
-                    activity=kind,
-                    properties={"url": "/pricing"},
-                )
-            )
     path = tmp_path / "events.jsonl"
-    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events))
+    total = qualifying_leads_file(path, LEADS, START)
     context = multiprocessing.get_context("spawn")
     with context.Pool(2) as pool:
         results = pool.starmap(_ingest_file, [(database_url, str(path))] * 2)
-    assert sum(created for created, _ in results) == len(events)
-    assert sum(created + unchanged for created, unchanged in results) == 2 * len(events)
+    assert sum(created for created, _ in results) == total
+    assert sum(created + unchanged for created, unchanged in results) == 2 * total
     with app.engine.connect() as c:
         assert c.execute(select(func.count()).select_from(t.leads)).scalar_one() == LEADS
         assert c.execute(select(func.count()).select_from(t.activities)).scalar_one() == 3 * LEADS

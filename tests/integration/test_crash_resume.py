@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -16,10 +15,10 @@ from sqlalchemy import func, select
 from leadpact.adapters.db import tables as t
 from leadpact.bootstrap import App
 from leadpact.services.ledger import verify_ledger
-from tests.factories import event, sign_example_pact
+from tests.factories import qualifying_leads_file, sign_example_pact
 
 START = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
-LEADS = 1500
+LEADS = 5000  # about 2 s of ingest: time to kill it in the middle
 
 
 def counts(app: App) -> tuple[int, int, int, int]:
@@ -32,32 +31,18 @@ def counts(app: App) -> tuple[int, int, int, int]:
 
 def test_a_killed_ingest_resumes_exactly_once(app: App, database_url: str, tmp_path: Path) -> None:
     sign_example_pact(app)
-    events = []
-    for i in range(LEADS):
-        email = f"lead{i}@example.co.jp"
-        events.append(event("lead_upsert", START, lead=email, attributes={"industry": "製造業", "employees": 500}))
-        for k, kind in enumerate(("document_download", "seminar_attended", "page_view")):
-            events.append(
-                event(
-                    "activity",
-                    START + timedelta(hours=k + 1),
-                    lead=email,
-                    activity=kind,
-                    properties={"url": "/pricing"},
-                )
-            )
     path = tmp_path / "events.jsonl"
-    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events))
+    total = qualifying_leads_file(path, LEADS, START)
     command = [sys.executable, "-m", "leadpact", "--db", database_url, "ingest", str(path)]
     env = {**os.environ, "LEADPACT_INGEST_BATCH_SIZE": "100"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while counts(app)[0] < 1000 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
+    while counts(app)[0] < 300 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
     applied, leads, activities, entries = counts(app)
-    assert applied < len(events), "the ingest finished before it could be killed; make the file larger"
+    assert applied < total, "the ingest finished before it could be killed; make the file larger"
     assert applied % 100 == 0  # whole batches only
     assert activities == applied - leads  # each batch's activities landed with their inbox rows
     assert verify_ledger(app.store())[1] is None
@@ -67,6 +52,6 @@ def test_a_killed_ingest_resumes_exactly_once(app: App, database_url: str, tmp_p
 
     finished = subprocess.run(command, env=env, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
-    assert f"{len(events) - applied} created, {applied} unchanged, 0 rejected" in finished.stdout
-    assert counts(app) == (len(events), LEADS, 3 * LEADS, LEADS)
+    assert f"{total - applied} created, {applied} unchanged, 0 rejected" in finished.stdout
+    assert counts(app) == (total, LEADS, 3 * LEADS, LEADS)
     assert verify_ledger(app.store()) == (LEADS, None)
