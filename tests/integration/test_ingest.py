@@ -270,3 +270,14 @@ def test_a_new_pact_applies_from_its_activation(app: App) -> None:
     assert evidence["trigger"] == {"event": "pact_activated", "pact_version": 2}
     hanako = show_lead(app.store(), "hanako@example.co.jp", app.clock.now())
     assert hanako.lead.stage.value == "lead"  # no fit attributes: still short of the criteria
+
+
+def test_a_backdated_sql_move_is_judged_on_what_had_happened_by_then(app: App) -> None:
+    qualified_lead(app)
+    may, august = T1 + timedelta(days=30), T1 + timedelta(days=120)
+    bant = event("bant_update", may, id="b1", by="田中", budget=True, need=True, facts={"decision_maker_access": True})
+    quote = event("activity", august, id="q1", activity="quote_request")
+    backdated = event("stage_change", may, id="q2", to="sql", by="田中")
+    report = ingest(app.engine, app.clock, lines([bant, quote, backdated]))
+    assert [r.event_id for r in report.rejected] == ["q2"]
+    assert "any of consultation_request, quote_request" in report.rejected[0].reason

@@ -191,7 +191,7 @@ class Workbench:
             proof["criteria"] = check.as_evidence()
             if gate == "mql":
                 attributes = work.attributes
-                proof["score"] = score(pact.pact, pact.version, work.state, attributes, at).as_evidence()
+                proof["score"] = score(pact.pact, pact.version, self.state_at(work, at), attributes, at).as_evidence()
             if not check.holds:
                 if not override:
                     raise InvalidTransition(
@@ -218,11 +218,20 @@ class Workbench:
 
     def _gate(self, work: LeadWork, gate: str, at: datetime) -> CriteriaCheck:
         pact = self._require_pact()
+        state = self.state_at(work, at)
         if gate == "sql":
-            return check_sql(pact.pact.sql, bant=work.lead.bant, actions=work.state.actions)
+            return check_sql(pact.pact.sql, bant=work.lead.bant, actions=state.actions)
         attributes = work.attributes
-        total = score(pact.pact, pact.version, work.state, attributes, at).total
-        return check_mql(pact.pact.mql, score=total, actions=work.state.actions, attributes=attributes)
+        total = score(pact.pact, pact.version, state, attributes, at).total
+        return check_mql(pact.pact.mql, score=total, actions=state.actions, attributes=attributes)
+
+    def state_at(self, work: LeadWork, at: datetime) -> ScoreState:
+        """The lead's score state as it was at `at`: activities recorded later do not count for a move
+        dated earlier (a backfilled stage change is judged on what had happened by then)."""
+        if work.state.as_of is None or at >= work.state.as_of:
+            return work.state
+        assert self.pact is not None
+        return ScoreState().fold_all(self.pact.pact, (a for a in self.history(work) if a.at <= at))
 
     def assign(self, lead_id: int, to: User, at: datetime, actor: Actor, note: str | None = None) -> None:
         pact = self._require_pact()
