@@ -2,4 +2,5 @@
 
 from leadpact.cli import main
 
-main()
+if __name__ == "__main__":  # a multiprocessing child importing this module must not run the CLI
+    main()

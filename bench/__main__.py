@@ -1,0 +1,200 @@
+"""`python -m bench --tier S|M|L --out bench-results.json`: W1, W2 and W3, each beside its baselines.
+
+Generated store files and working copies live in the cache dir (default ~/.cache/leadpact-bench,
+or LEADPACT_BENCH_CACHE), never in the repository. Each tier's W3 time is kept there too, so a
+tier L run reports its time ratio to tier S (running S first if no S result is saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import workloads
+from bench.generate import GENERATOR_VERSION, TIERS, dataset
+from bench.machine import machine_info
+from bench.workloads import Variant
+from leadpact.adapters.pact_yaml import read_pact_file
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_PACT = ROOT / "examples" / "pact.yaml"
+
+# (workload, what, compare) -> target; absolute targets are for tier L on 2 cores (reference §5.2).
+TARGETS = {
+    "W1": [
+        ("ours ≤ 0.5 s", "absolute", 0.5),
+        ("≥ 15× naive Python loop", "naive Python loop", 15.0),
+        ("≥ 20× SQLite SQL", "SQLite SQL", 20.0),
+        ("≤ 3× NumPy ceiling", "NumPy bincount ceiling", 3.0),
+    ],
+    "W2": [
+        ("ours ≤ 6 s", "absolute", 6.0),
+        ("≥ 3× fetchall + loop", "fetchall", 3.0),
+        ("≥ 5× N+1", "N+1", 5.0),
+    ],
+    "W3": [
+        ("ours ≤ 100 ms", "absolute", 0.1),
+        ("≥ 50× full rebuild (W2)", "full rebuild", 50.0),
+    ],
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--tier", choices=sorted(TIERS), default="S")
+    parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
+    parser.add_argument("--only", nargs="*", choices=["W1", "W2", "W3"], help="run only these workloads")
+    parser.add_argument("--cache", type=Path, default=None, help="where generated stores are kept")
+    args = parser.parse_args(argv)
+    cache = args.cache or Path(os.environ.get("LEADPACT_BENCH_CACHE", Path.home() / ".cache" / "leadpact-bench"))
+    cache.mkdir(parents=True, exist_ok=True)
+    wanted = set(args.only or ["W1", "W2", "W3"])
+    if "W3" in wanted:
+        wanted.add("W2")  # W3 folds into the store W2 scored, and compares with its time
+
+    started = time.perf_counter()
+    console = Console()
+    pact = read_pact_file(EXAMPLE_PACT).pact
+    tier = TIERS[args.tier]
+    console.print(f"[bold]leadpact bench[/] tier {tier.name}: {tier.leads:,} leads, {tier.events:,} events")
+    data = dataset(tier)
+    results: dict[str, Any] = {
+        "tier": tier.name,
+        "leads": tier.leads,
+        "events": int(len(data.lead_id)),
+        "bot_leads": data.bots,
+        "generator_version": GENERATOR_VERSION,
+        "machine": machine_info(cache),
+        "workloads": {},
+    }
+    worker_rss: int | None = None
+    try:
+        if "W1" in wanted:
+            console.print("W1 full rescore from an in-memory snapshot …")
+            results["workloads"]["W1"] = workloads.w1(data, pact)
+        if "W2" in wanted:
+            console.print("W2 full rescore from the SQLite store, end to end …")
+            results["workloads"]["W2"], work = workloads.w2(data, pact, cache)
+            if "W3" in wanted:
+                console.print("W3 incremental rescore of 10,000 new events …")
+                rebuild = results["workloads"]["W2"]["variants"][0].seconds
+                results["workloads"]["W3"] = w3 = workloads.w3(data, pact, work, rebuild)
+                w3["size_ratio"] = _size_ratio(tier.name, w3["variants"][0].seconds, pact, cache, console)
+        worker_rss = workloads.worker_peak_rss_mib()
+    finally:
+        workloads.cleanup(cache)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["peak_rss_mib"] = {
+        # the bench process also holds every baseline's data (Python lists of 10 M tuples at tier L)
+        "bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "scoring_worker": worker_rss,  # the process that ran W2's rebuilds (read, score, write)
+    }
+    _judge(results)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=_plain), encoding="utf-8")
+    _print(console, results)
+    console.print(f"wrote {args.out} in {results['seconds']} s")
+    return 0
+
+
+def _size_ratio(tier: str, seconds: float, pact: Any, cache: Path, console: Console) -> dict[str, Any]:
+    """W3 time at this tier over W3 time at tier S: near 1 when the incremental path is O(new events)."""
+    saved = cache / f"w3-{tier}-g{GENERATOR_VERSION}.json"
+    saved.write_text(json.dumps({"tier": tier, "seconds": seconds}))
+    if tier == "S":
+        return {"note": "run tier L (or M) to get the S vs L ratio"}
+    reference = cache / f"w3-S-g{GENERATOR_VERSION}.json"
+    if reference.exists():
+        small = float(json.loads(reference.read_text())["seconds"])
+        source = f"saved tier S result ({reference.name})"
+    else:
+        console.print("W3 at tier S for the size ratio …")
+        small = workloads.w3_reference("S", pact, cache)
+        reference.write_text(json.dumps({"tier": "S", "seconds": small}))
+        source = "tier S run now"
+    return {"S_seconds": small, f"{tier}_seconds": seconds, "ratio": seconds / small, "S_source": source}
+
+
+def _judge(results: dict[str, Any]) -> None:
+    """Attach each target's verdict. The targets are for tier L on 2 cores (reference §5.2); at smaller
+    tiers they are shown for information, since fixed costs dominate there."""
+    for name, targets in TARGETS.items():
+        workload = results["workloads"].get(name)
+        if workload is None:
+            continue
+        variants: list[Variant] = workload["variants"]
+        ours = variants[0].seconds
+        verdicts = []
+        for label, compare, target in targets:
+            if compare == "absolute":
+                value = ours
+                passed = value <= target
+            else:
+                other = next(v for v in variants if compare in v.name).seconds
+                if label.startswith("≤"):  # ours may be at most `target` times the other
+                    value = ours / other
+                    passed = value <= target
+                else:  # ours must be at least `target` times faster
+                    value = other / ours
+                    passed = value >= target
+            verdicts.append({"target": label, "value": value, "pass": passed, "applies": results["tier"] == "L"})
+        if name == "W3" and "ratio" in workload.get("size_ratio", {}):
+            ratio = workload["size_ratio"]["ratio"]
+            label = f"S vs {results['tier']} time ratio ≤ 2"
+            verdicts.append({"target": label, "value": ratio, "pass": ratio <= 2, "applies": True})
+        workload["targets"] = verdicts
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Variant):
+        return asdict(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _print(console: Console, results: dict[str, Any]) -> None:
+    machine = results["machine"]
+    table = Table(
+        title=f"tier {results['tier']}: {results['leads']:,} leads, {results['events']:,} events — "
+        f"{machine['cpu']}, {machine['cores_usable']} cores",
+    )
+    for column in ("workload", "variant", "seconds", "× ours", "note"):
+        table.add_column(column, justify="right" if column in ("seconds", "× ours") else "left")
+    for name, workload in results["workloads"].items():
+        variants: list[Variant] = workload["variants"]
+        ours = variants[0].seconds
+        for i, variant in enumerate(variants):
+            table.add_row(
+                name if i == 0 else "",
+                variant.name,
+                f"{variant.seconds:.4f}" if variant.seconds < 1 else f"{variant.seconds:.2f}",
+                "" if i == 0 else f"{variant.seconds / ours:.1f}×",
+                variant.note,
+            )
+        table.add_section()
+    console.print(table)
+    verdicts = Table(title="targets (set for tier L on 2 cores)")
+    for column in ("workload", "target", "measured", "verdict"):
+        verdicts.add_column(column)
+    for name, workload in results["workloads"].items():
+        for verdict in workload.get("targets", []):
+            value = verdict["value"]
+            shown = f"{value:.3f} s" if verdict["target"].startswith("ours") else f"{value:.2f}×"
+            if not verdict["applies"]:
+                mark = "[dim]" + ("pass" if verdict["pass"] else "miss") + " (tier L target)[/]"
+            else:
+                mark = "[green]pass[/]" if verdict["pass"] else "[red]miss[/]"
+            verdicts.add_row(name, verdict["target"], shown, mark)
+    console.print(verdicts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

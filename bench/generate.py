@@ -1,0 +1,285 @@
+"""Deterministic synthetic data for the benchmarks: leads, their attributes and their activities.
+
+Fixed seeds; no network. Per-lead activity is lognormal (median about 7, p99 about 50), with
+a few bot leads doing 1–10 k page views each and about 5 % of leads never active. The event
+mix follows the example pact (page views, e-mail clicks, downloads, seminars, forms, requests)
+plus types no rule scores. Timestamps are uniform over the 25 months before `END`.
+
+The same data is produced two ways: as an in-memory Arrow snapshot in the batch engine's
+layout (W1) and as a migrated SQLite store file (W2, W3), cached under the bench cache dir.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from leadpact.adapters.analytics.scoring import Snapshot, SnapshotLayout
+from leadpact.adapters.db.engine import make_engine, upgrade
+from leadpact.adapters.db.tables import from_micros, to_micros
+from leadpact.domain.pact import Pact
+
+GENERATOR_VERSION = 1  # bump when the data changes, so cached store files are rebuilt
+SEED = 20_261_001
+END = datetime(2026, 10, 1, tzinfo=UTC)
+START = END - timedelta(days=761)  # 25 months
+END_MICROS = to_micros(END)
+START_MICROS = to_micros(START)
+
+TYPES = (
+    ("page_view", 0.50),
+    ("email_click", 0.15),
+    ("email_open", 0.10),  # not scored
+    ("document_download", 0.08),
+    ("form_submit", 0.06),  # not scored
+    ("seminar_registered", 0.04),  # not scored
+    ("seminar_attended", 0.03),
+    ("consultation_request", 0.015),
+    ("quote_request", 0.01),
+    ("unsubscribed", 0.015),
+)
+INDUSTRIES = ("製造業", "情報通信業", "卸売業", "小売業", "サービス業", "金融業", "建設業", "医療・福祉")
+TITLES = ("部長", "課長", "本部長", "取締役", "担当", "主任", "IT Manager", "Director of Sales", "Engineer", "")
+PREFECTURES = ("東京都", "大阪府", "愛知県", "神奈川県", "福岡県", "北海道", "宮城県", "広島県")
+FREE_MAIL = ("gmail.com", "yahoo.co.jp", "outlook.jp", "hotmail.co.jp", "icloud.com")
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    name: str
+    leads: int
+    events: int
+
+
+TIERS = {
+    "S": Tier("S", 10_000, 100_000),
+    "M": Tier("M", 100_000, 1_000_000),
+    "L": Tier("L", 1_000_000, 10_000_000),
+}
+
+Int64s = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """Column arrays for one tier; lead ids are 1..leads, rows in arrival (not time) order."""
+
+    tier: Tier
+    lead_id: Int64s
+    type_code: npt.NDArray[np.int8]
+    occurred_at: Int64s
+    detail: npt.NDArray[np.int32]  # URL / document / campaign / seminar number, by type
+    emails: list[str]
+    attributes: list[dict[str, Any]]
+    bots: int
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(t for t, _ in TYPES)
+
+    def url(self, number: int) -> str:
+        return _url(number)
+
+
+def _url(number: int) -> str:
+    # about 12 % of the URL pool are pricing pages, in the shapes real sites use
+    if number % 25 == 0:
+        return "https://www.example.co.jp/pricing"
+    if number % 25 == 1:
+        return f"https://www.example.co.jp/pricing/plan-{number % 7}?utm_source=mail"
+    if number % 25 == 2:
+        return f"https://www.example.co.jp/ja/pricing#faq-{number % 11}"
+    return f"https://www.example.co.jp/{('products', 'blog', 'cases', 'news')[number % 4]}/{number}"
+
+
+URL_POOL = 3_000
+
+
+def dataset(tier: Tier) -> Dataset:
+    """The tier's data, always the same for the same tier."""
+    rng = np.random.default_rng(SEED + tier.leads)
+    n = tier.leads
+    bots = max(2, n // 10_000)
+    bot_ids = rng.choice(np.arange(1, n + 1), size=bots, replace=False)
+    bot_counts = rng.integers(1_000, 10_001, size=bots)
+    human_budget = tier.events - int(bot_counts.sum())
+    weights = rng.lognormal(mean=np.log(7.0), sigma=0.85, size=n)
+    weights[bot_ids - 1] = 0.0
+    weights[rng.random(n) < 0.05] = 0.0  # never active
+    counts = np.floor(weights / weights.sum() * human_budget).astype(np.int64)
+    short = human_budget - int(counts.sum())
+    active = np.flatnonzero(weights > 0)
+    np.add.at(counts, rng.choice(active, size=short, replace=True), 1)
+    counts[bot_ids - 1] = bot_counts
+    lead_id = np.repeat(np.arange(1, n + 1, dtype=np.int64), counts)
+    total = len(lead_id)
+    probabilities = np.array([p for _, p in TYPES])
+    type_code = rng.choice(len(TYPES), size=total, p=probabilities / probabilities.sum()).astype(np.int8)
+    is_bot = np.isin(lead_id, bot_ids)
+    type_code[is_bot & (rng.random(total) < 0.95)] = 0  # bots mostly view pages
+    occurred_at = rng.integers(START_MICROS, END_MICROS, size=total, dtype=np.int64)
+    detail = rng.integers(0, URL_POOL, size=total).astype(np.int32)
+    order = rng.permutation(total)  # arrival order, not time or lead order
+
+    emails, attributes = [], []
+    companies = max(100, n // 50)
+    domain_pick = rng.integers(0, companies, size=n)
+    free_pick = rng.random(n) < 0.2
+    industry = rng.integers(0, len(INDUSTRIES) + 1, size=n)
+    employees = np.round(rng.lognormal(mean=np.log(80), sigma=1.3, size=n)).astype(np.int64)
+    title = rng.integers(0, len(TITLES), size=n)
+    prefecture = rng.integers(0, len(PREFECTURES), size=n)
+    competitor = rng.random(n) < 0.005
+    for i in range(n):
+        domain = FREE_MAIL[domain_pick[i] % len(FREE_MAIL)] if free_pick[i] else f"c{domain_pick[i]}.co.jp"
+        emails.append(f"lead{i + 1}@{domain}")
+        item: dict[str, Any] = {"prefecture": PREFECTURES[prefecture[i]], "employees": int(employees[i])}
+        if industry[i] < len(INDUSTRIES):
+            item["industry"] = INDUSTRIES[industry[i]]
+        if TITLES[title[i]]:
+            item["title"] = TITLES[title[i]]
+        if competitor[i]:
+            item["is_competitor"] = True
+        attributes.append(item)
+    return Dataset(
+        tier=tier,
+        lead_id=lead_id[order],
+        type_code=type_code[order],
+        occurred_at=occurred_at[order],
+        detail=detail[order],
+        emails=emails,
+        attributes=attributes,
+        bots=bots,
+    )
+
+
+def properties(kind: str, detail: int) -> dict[str, Any]:
+    if kind == "page_view":
+        return {"url": _url(detail)}
+    if kind == "email_click":
+        return {"campaign": f"c{detail % 40}", "url": _url(detail)}
+    if kind == "document_download":
+        return {"document": f"wp-{detail % 60}"}
+    if kind.startswith("seminar"):
+        return {"seminar": f"s{detail % 30}"}
+    return {}
+
+
+def snapshot(data: Dataset, pact: Pact) -> Snapshot:
+    """The data as `ArrowStore.read_snapshot` would hand it over, built without a store."""
+    layout = SnapshotLayout.of(pact)
+    if layout.properties != ("url",):
+        raise ValueError("the generator only knows the example pact's url property")
+    types = pa.array(list(data.types), type=pa.string())
+    url_json = pa.array([json.dumps(_url(i), ensure_ascii=False) for i in range(URL_POOL)] + [""])
+    glob_types = {r.activity for r in pact.scoring.behaviour if r.match is not None}
+    needs_url = np.isin(data.type_code, [i for i, t in enumerate(data.types) if t in glob_types])
+    url_index = np.where(needs_url, data.detail, URL_POOL)
+    activities = pa.table(
+        {
+            "lead_id": pa.array(data.lead_id),
+            "type": types.take(pa.array(data.type_code.astype(np.int64))),
+            "occurred_at": pa.array(data.occurred_at),
+            "p0": url_json.take(pa.array(url_index.astype(np.int64))),
+        }
+    )
+    columns: dict[str, Any] = {
+        "lead_id": pa.array(np.arange(1, data.tier.leads + 1, dtype=np.int64)),
+        "email": pa.array(data.emails),
+    }
+    for i, name in enumerate(layout.fields):
+        columns[f"f{i}"] = pa.array(
+            [json.dumps(a[name], ensure_ascii=False) if name in a else "" for a in data.attributes]
+        )
+    return Snapshot.of(layout, activities, pa.table(columns))
+
+
+def store_file(data: Dataset, pact: Pact, cache: Path) -> Path:
+    """A migrated SQLite store holding the data and the pact as version 1 (built once, then cached)."""
+    path = cache / f"store-{data.tier.name}-g{GENERATOR_VERSION}.db"
+    if path.exists():
+        return path
+    partial = path.with_suffix(".partial")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{partial}")
+    upgrade(engine)
+    engine.dispose()
+    with closing(sqlite3.connect(partial, isolation_level=None)) as connection:
+        connection.execute("PRAGMA synchronous=OFF")
+        # Loading is faster without the index; it is rebuilt below exactly as the migration made it.
+        connection.execute("DROP INDEX ix_activities_lead_id_occurred_at")
+        connection.execute("BEGIN")
+        at = to_micros(END)
+        connection.execute(
+            "INSERT INTO users (id, name, department, email, is_manager, is_active, created_at) "
+            "VALUES (1, 'bench', 'marketing', NULL, 1, 1, ?)",
+            (at,),
+        )
+        document = json.dumps(pact.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+        connection.execute(
+            "INSERT INTO pact_versions (version, content_hash, source_text, document, proposed_by, proposed_at, "
+            "status, activated_at) VALUES (1, ?, '', ?, 1, ?, 'active', ?)",
+            ("0" * 64, document, at, at),
+        )
+        bant = json.dumps({"confirmed": [], "facts": {}})
+        connection.executemany(
+            "INSERT INTO leads (id, email, attributes, stage, stage_changed_at, owner_id, bant, created_at, "
+            "updated_at, version) VALUES (?, ?, ?, 'lead', ?, NULL, ?, ?, ?, 1)",
+            (
+                (i + 1, email, json.dumps(attributes, ensure_ascii=False), at, bant, at, at)
+                for i, (email, attributes) in enumerate(zip(data.emails, data.attributes, strict=True))
+            ),
+        )
+        connection.executemany(
+            "INSERT INTO activities (lead_id, type, occurred_at, properties) VALUES (?, ?, ?, ?)",
+            _activity_rows(data),
+        )
+        connection.execute("CREATE INDEX ix_activities_lead_id_occurred_at ON activities (lead_id, occurred_at)")
+        connection.execute("COMMIT")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # closed: the last connection to close removes the -wal and -shm files
+    partial.rename(path)
+    return path
+
+
+def _activity_rows(data: Dataset) -> Iterator[tuple[int, str, int, str]]:
+    kinds = data.types
+    # the JSON text per (type, detail) is shared: the pool is small
+    cache: dict[tuple[int, int], str] = {}
+    for lead, code, at, detail in zip(
+        data.lead_id.tolist(), data.type_code.tolist(), data.occurred_at.tolist(), data.detail.tolist(), strict=True
+    ):
+        text = cache.get((code, detail))
+        if text is None:
+            text = cache[(code, detail)] = json.dumps(properties(kinds[code], detail), ensure_ascii=False)
+        yield lead, kinds[code], at, text
+
+
+def new_events(data: Dataset, count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` fresh activities for existing leads in the last week, some arriving out of order (W3)."""
+    rng = np.random.default_rng(SEED + seed)
+    leads = rng.integers(1, data.tier.leads + 1, size=count)
+    codes = rng.choice(len(TYPES), size=count, p=[p for _, p in TYPES])
+    week = 7 * 86_400 * 1_000_000
+    times = rng.integers(END_MICROS - week, END_MICROS, size=count)
+    details = rng.integers(0, URL_POOL, size=count)
+    return [
+        {
+            "lead_id": int(lead),
+            "type": data.types[code],
+            "occurred_at": from_micros(int(at)),
+            "properties": properties(data.types[code], int(detail)),
+        }
+        for lead, code, at, detail in zip(leads, codes, times, details, strict=True)
+    ]
