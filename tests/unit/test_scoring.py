@@ -153,3 +153,18 @@ def test_sql_criteria(confirmed: set[str], facts: dict[str, bool], actions: set[
 
     bant = Bant(confirmed=frozenset(BantItem(c) for c in confirmed), facts=facts)
     assert check_sql(PACT.sql, bant=bant, actions=frozenset(actions)).holds is holds
+
+
+def test_fold_all_is_the_same_arithmetic_as_folding_one_by_one() -> None:
+    acts = [
+        Activity("page_view", days(3), {"url": "/pricing"}),
+        Activity("document_download", days(1)),
+        Activity("email_open", days(2)),
+        Activity("seminar_attended", days(5)),
+        Activity("page_view", days(4), {"url": "/blog"}),
+        Activity("unsubscribed", days(6)),
+    ]
+    one_by_one = ScoreState()
+    for activity in acts:
+        one_by_one = one_by_one.fold(PACT, activity)
+    assert ScoreState().fold_all(PACT, acts) == one_by_one

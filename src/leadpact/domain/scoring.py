@@ -81,6 +81,10 @@ def property_matches(rule: BehaviourRule, value: object) -> bool:
     return _compiled(glob_regex(rule.match.glob)).fullmatch(str(value)) is not None
 
 
+def _property(rule: BehaviourRule, activity: Activity) -> object:
+    return activity.properties.get(rule.match.property) if rule.match is not None else None
+
+
 def decay_factor(rule: BehaviourRule, elapsed_seconds: float) -> float:
     """Share of a rule's points left after `elapsed_seconds` (1.0 for rules without decay)."""
     if rule.half_life_days is None:
@@ -224,10 +228,34 @@ class ScoreState:
         return ScoreState(as_of=as_of, raw=raw, matches=matches, actions=actions)
 
     def fold_all(self, pact: Pact, activities: Iterable[Activity]) -> ScoreState:
-        state = self
+        """Fold many activities; the same arithmetic as repeated `fold`, in working dicts built once.
+
+        This is the incremental path's hot loop (W3): a frozen state per activity cost
+        two dict copies and a frozenset each time.
+        """
+        by_type: dict[str, list[BehaviourRule]] = {}
+        for rule in pact.scoring.behaviour:
+            by_type.setdefault(rule.activity, []).append(rule)
+        rules = {rule.id: rule for rule in pact.scoring.behaviour}
+        as_of = self.as_of
+        raw, matches, actions = dict(self.raw), dict(self.matches), set(self.actions)
         for activity in activities:
-            state = state.fold(pact, activity)
-        return state
+            actions.add(activity.type)
+            hits = [r for r in by_type.get(activity.type, ()) if property_matches(r, _property(r, activity))]
+            if not hits:
+                continue
+            newest = activity.at if as_of is None or activity.at > as_of else as_of
+            shift = 0.0 if as_of is None else (newest - as_of).total_seconds()
+            if shift:
+                for rule_id in raw:
+                    if rule_id in rules:  # as `fold`: only the pact's own rules decay
+                        raw[rule_id] *= decay_factor(rules[rule_id], shift)
+            lag = (newest - activity.at).total_seconds()
+            for rule in hits:
+                raw[rule.id] = raw.get(rule.id, 0.0) + rule.points * decay_factor(rule, lag)
+                matches[rule.id] = matches.get(rule.id, 0) + 1
+            as_of = newest
+        return ScoreState(as_of=as_of, raw=raw, matches=matches, actions=frozenset(actions))
 
     def behaviour_at(self, pact: Pact, at: datetime) -> list[RuleScore]:
         """Each behaviour rule's contribution at `at` (never extrapolated before `as_of`)."""
