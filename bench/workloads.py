@@ -226,9 +226,9 @@ def w2(data: Dataset, pact: Pact, cache: Path, sample: int = 2_000) -> tuple[dic
             times,
             "best of 3; the first run includes starting the SQLite worker process",
             {
-                "read_seconds": steps.read_seconds,
-                "score_seconds": steps.score_seconds,
-                "write_seconds": steps.write_seconds,
+                "read_seconds": steps.run.read_seconds,
+                "score_seconds": steps.run.score_seconds,
+                "write_seconds": steps.run.write_seconds,
                 "first_run_seconds": times[0],
             },
         ),

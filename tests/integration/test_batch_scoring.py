@@ -161,8 +161,8 @@ def run_property(url: str) -> None:
         report = rescore_all(engine, PACT, 1, T0)
         rebuilt = stored(engine, ids)
 
-        assert report.leads == len(ids)
-        assert report.activities == len(activities)
+        assert report.run.leads == len(ids)
+        assert report.run.activities == len(activities)
         assert sorted(rebuilt) == ids  # every lead, with or without activities
         assert sorted(folded) == sorted({ids[a[0]] for a in activities})
         for lead_id, score in folded.items():

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from leadpact.adapters.analytics.scoring import rescore_in_store
+from leadpact.adapters.analytics.scoring import BatchRun, rescore_in_store
 from leadpact.adapters.db.store import Store, state_from_json, state_to_json
 from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.domain.lead import scoring_attributes
@@ -36,16 +36,11 @@ from leadpact.domain.scoring import Activity, AttributeValue, ScoreState, condit
 
 @dataclass(frozen=True, slots=True)
 class RescoreReport:
-    """What a full rebuild wrote, and where its time went."""
+    """What a full rebuild wrote (`run`: counts and time per step), under which version, in how long."""
 
     pact_version: int
     at: datetime
-    leads: int
-    leads_with_activity: int
-    activities: int
-    read_seconds: float
-    score_seconds: float
-    write_seconds: float
+    run: BatchRun
     seconds: float  # end to end, including the hop to the SQLite worker process
 
 
@@ -58,17 +53,7 @@ def rescore_all(engine: Engine, pact: Pact, version: int, at: datetime) -> Resco
     """
     started = time.perf_counter()
     run = rescore_in_store(engine.url.render_as_string(hide_password=False), pact, version, at)
-    return RescoreReport(
-        pact_version=version,
-        at=at,
-        leads=run.leads,
-        leads_with_activity=run.leads_with_activity,
-        activities=run.activities,
-        read_seconds=run.read_seconds,
-        score_seconds=run.score_seconds,
-        write_seconds=run.write_seconds,
-        seconds=time.perf_counter() - started,
-    )
+    return RescoreReport(pact_version=version, at=at, run=run, seconds=time.perf_counter() - started)
 
 
 def rescore_incremental(
