@@ -18,6 +18,7 @@ from leadpact.domain.clock import Clock
 from leadpact.domain.errors import ApprovalRefused, DomainError, NotFound
 from leadpact.domain.lifecycle import Stage
 from leadpact.services.lifecycle import Workbench
+from leadpact.services.rescore import rescore_all
 from leadpact.services.users import require_user
 
 
@@ -79,11 +80,22 @@ def approve_pact(store: Store, clock: Clock, version: int, by: str) -> ApprovalO
         if not waiting:
             store.pacts.activate(version, now)
         store.commit()
-    new_mqls = 0 if waiting else apply_activated_pact(store.engine, now)
+    new_mqls = 0
+    if not waiting:
+        if _has_leads(store):
+            # every lead's score under the new version in one vectorised pass, so the
+            # MQL sweep below reads fresh states instead of replaying each lead's history
+            rescore_all(store.engine, pact, version, now)
+        new_mqls = apply_activated_pact(store.engine, now)
     return ApprovalOutcome(version, user.department, not waiting, waiting, now, new_mqls)
 
 
 ACTIVATION_CHUNK = 2_000
+
+
+def _has_leads(store: Store) -> bool:
+    with store:
+        return bool(store.leads.stage_counts())
 
 
 def apply_activated_pact(engine: Engine, at: datetime) -> int:
