@@ -11,8 +11,10 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -216,18 +218,25 @@ def pact_diff(
 def pact_history(ctx: typer.Context) -> None:
     """Every version: who proposed it, who approved it for which department, and when."""
     c = _ctx(ctx).app
+    history = pacts.pact_history(c.store())
+    # each version's own calendar zone: the dates people signed on, as they read them
     table = Table(title="Pact history")
     for column in ("version", "status", "proposed", "approvals", "active since", "sha256"):
         table.add_column(column)
-    for item in pacts.pact_history(c.store()):
+    for item in history:
         v = item.version
-        approvals = "\n".join(f"{a.user} ({a.department}) {a.approved_at:%Y-%m-%d %H:%M}" for a in item.approvals)
+        zone = ZoneInfo(v.pact.calendar.timezone)
+
+        def local(at: datetime, zone: ZoneInfo = zone) -> str:
+            return f"{at.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+
+        approvals = "\n".join(f"{a.user} ({a.department}) {local(a.approved_at)}" for a in item.approvals)
         table.add_row(
             f"v{v.version}",
             v.status,
-            f"{v.proposed_by} {v.proposed_at:%Y-%m-%d %H:%M}",
+            f"{v.proposed_by} {local(v.proposed_at)}",
             approvals or "—",
-            f"{v.activated_at:%Y-%m-%d %H:%M}" if v.activated_at else "—",
+            local(v.activated_at) if v.activated_at else "—",
             v.content_hash[:12],
         )
     out.print(table)
