@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from leadpact.adapters.db.store import Store
+from leadpact.adapters.db.store import Store, activity_from_row
 from leadpact.domain.errors import DomainError, NotFound
 from leadpact.domain.lead import Lead, scoring_attributes
 from leadpact.domain.ledger import LedgerEntry
 from leadpact.domain.scoring import ScoreBreakdown, ScoreState, score
-from leadpact.services.lifecycle import _activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +55,7 @@ def _score_now(store: Store, lead: Lead, version: int, pact: Any, at: datetime) 
     if stored is not None and stored.pact_version == version:
         state = stored.state
     else:
-        state = ScoreState().fold_all(pact, (_activity(r) for r in store.activities.of_lead(lead.id)))
+        state = ScoreState().fold_all(pact, (activity_from_row(r) for r in store.activities.of_lead(lead.id)))
     return score(pact, version, state, scoring_attributes(lead.email, lead.attributes), at)
 
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from leadpact.adapters.db.store import PactVersion, Store, StoredScore, User, state_to_json
-from leadpact.adapters.db.tables import from_micros
+from leadpact.adapters.db.store import PactVersion, Store, StoredScore, User, activity_from_row, state_to_json
 from leadpact.domain.errors import DomainError, InvalidTransition
 from leadpact.domain.lead import Lead, scoring_attributes
 from leadpact.domain.ledger import EntryKind, LedgerEntry
@@ -76,7 +75,7 @@ class Workbench:
         for lead_id, lead in leads.items():
             stored = scores.get(lead_id)
             if lead_id in history or stored is None or self.pact is None:
-                known = [_activity(row) for row in history.get(lead_id, [])]
+                known = [activity_from_row(row) for row in history.get(lead_id, [])]
                 state = ScoreState().fold_all(self.pact.pact, known) if self.pact else ScoreState()
                 work = LeadWork(lead, owners.get(lead_id), state, activities=known if lead_id in history else None)
                 work.scored = bool(known)
@@ -87,7 +86,7 @@ class Workbench:
     def history(self, work: LeadWork) -> list[Activity]:
         """Every activity of the lead, stored and pending, in time order (loaded on first need)."""
         if work.activities is None:
-            work.activities = [_activity(row) for row in self.store.activities.of_lead(work.lead.id)]
+            work.activities = [activity_from_row(row) for row in self.store.activities.of_lead(work.lead.id)]
         return sorted(work.activities, key=lambda a: a.at)
 
     # --- changes -------------------------------------------------------------
@@ -391,8 +390,3 @@ class Workbench:
 
 def _is_stale(stored: StoredScore | None, version: int) -> bool:
     return stored is None or stored.pact_version != version
-
-
-def _activity(row: Any) -> Activity:
-    at = row.occurred_at if isinstance(row.occurred_at, datetime) else from_micros(row.occurred_at)
-    return Activity(type=row.type, at=at, properties=row.properties or {})

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from leadpact.adapters.analytics.scoring import BatchRun, rescore_in_store
-from leadpact.adapters.db.store import Store, state_from_json, state_to_json
+from leadpact.adapters.db.store import Store, activity_from_row, state_from_json, state_to_json
 from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.domain.lead import scoring_attributes
 from leadpact.domain.pact import Pact
@@ -76,7 +76,7 @@ def rescore_incremental(
         return 0
     new: dict[int, list[Activity]] = {}
     for row in activity_rows:
-        activity = _activity(row)
+        activity = activity_from_row(row)
         new.setdefault(int(row["lead_id"]), []).append(activity)
     lead_ids = sorted(new)
     scored_at = at or max(a.at for activities in new.values() for a in activities)
@@ -89,7 +89,7 @@ def rescore_incremental(
     rows = []
     for lead_id in lead_ids:
         if lead_id in stale:
-            state = ScoreState().fold_all(pact, (_activity(r._mapping) for r in history.get(lead_id, [])))
+            state = ScoreState().fold_all(pact, (activity_from_row(r) for r in history.get(lead_id, [])))
         else:
             state = stored[lead_id][1].fold_all(pact, new[lead_id])
         behaviour = _behaviour_at_as_of(pact, state)
@@ -108,12 +108,6 @@ def rescore_incremental(
         )
     _save(store, rows)
     return len(rows)
-
-
-def _activity(row: Mapping[str, Any]) -> Activity:
-    occurred = row["occurred_at"]
-    at = from_micros(int(occurred)) if isinstance(occurred, int) else occurred
-    return Activity(type=row["type"], at=at, properties=row.get("properties") or {})
 
 
 # Bulk SQL rather than the repositories' chunked IN lists: one statement for all the leads of a

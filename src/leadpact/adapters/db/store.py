@@ -17,12 +17,13 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, selec
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.tables import from_micros
 from leadpact.domain.lead import Lead, normalise_email
 from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
 from leadpact.domain.lifecycle import Stage
 from leadpact.domain.pact import BantItem, Pact
 from leadpact.domain.qualification import Bant
-from leadpact.domain.scoring import ScoreState
+from leadpact.domain.scoring import Activity, ScoreState
 
 IN_CHUNK = 500  # keys per IN (...) list: under SQLite's variable limit, small enough to plan well
 
@@ -339,6 +340,14 @@ def _lead(row: Any) -> Lead:
         owner=row.owner_name,
         bant=bant_from_json(row.bant),
     )
+
+
+def activity_from_row(row: Any) -> Activity:
+    """A stored activity (a result row, or a mapping such as an insert's parameters) as the domain sees it."""
+    values: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
+    occurred = values["occurred_at"]
+    at = occurred if isinstance(occurred, datetime) else from_micros(int(occurred))
+    return Activity(type=values["type"], at=at, properties=values.get("properties") or {})
 
 
 class Activities:
