@@ -219,7 +219,6 @@ def _apply_batch(store: Store, now: datetime, batch: list[ParsedLine | LineError
     users = store.users.by_names(names)
     applied: list[tuple[ParsedLine, str]] = []
     activities: list[tuple[tuple[str, str], dict[str, Any]]] = []
-    contacts_before = 0
     for item, digest, lead_id, email in resolved:
         event = item.event
         try:
@@ -229,9 +228,6 @@ def _apply_batch(store: Store, now: datetime, batch: list[ParsedLine | LineError
             continue
         if row is not None:
             activities.append(((event.source, event.id), row))
-        if len(bench.contacts) > contacts_before:
-            bench.contacts[-1]["inbox_key"] = (event.source, event.id)
-            contacts_before = len(bench.contacts)
         applied.append((item, digest))
 
     inbox_ids = store.inbox.add(
@@ -249,7 +245,7 @@ def _apply_batch(store: Store, now: datetime, batch: list[ParsedLine | LineError
     )
     store.activities.add([{**row, "inbox_id": inbox_ids[key]} for key, row in activities])
     for contact in bench.contacts:
-        contact["inbox_id"] = inbox_ids.get(contact.pop("inbox_key", None))
+        contact["inbox_id"] = inbox_ids[contact.pop("event_key")]
     report.transitions += bench.transitions
     bench.flush()
     report.created += len(applied)
@@ -287,7 +283,7 @@ def _apply(
         return {"lead_id": lead_id, "type": event.activity, "occurred_at": event.at, "properties": event.properties}
     if isinstance(event, ContactLogged):
         user = _user_or_refuse(users, event.by)
-        bench.log_contact(lead_id, user, event.at, event.channel.value, event.note, None)
+        bench.log_contact(lead_id, user, event.at, event.channel.value, event.note, (event.source, event.id))
         return None
     if pact is None:
         raise DomainError("no active pact: propose one and have every approving department approve it")

@@ -245,8 +245,9 @@ class Workbench:
         self._record(work, EntryKind.ASSIGNMENT, at, actor.name, actor.department, owner=to.name, note=note)
 
     def log_contact(
-        self, lead_id: int, by: User, at: datetime, channel: str, note: str | None, inbox_id: int | None
+        self, lead_id: int, by: User, at: datetime, channel: str, note: str | None, event_key: tuple[str, str]
     ) -> None:
+        """`event_key` is the (source, id) of the event that logged it; `flush` links the stored contact to it."""
         work = self.work[lead_id]
         self.contacts.append(
             {
@@ -255,7 +256,7 @@ class Workbench:
                 "channel": channel,
                 "occurred_at": at,
                 "note": note,
-                "inbox_id": inbox_id,
+                "event_key": event_key,
             }
         )
         self._record(work, EntryKind.CONTACT, at, by.name, by.department, evidence={"channel": channel}, note=note)
