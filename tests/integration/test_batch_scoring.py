@@ -105,9 +105,9 @@ def add_and_fold(engine: Engine, pact: Pact, version: int, rows: list[dict[str, 
         store.commit()
 
 
-def stored(engine: Engine, ids: list[int]) -> dict[int, StoredScore]:
+def stored(engine: Engine, ids: list[int], version: int = 1, pact: Pact = PACT) -> dict[int, StoredScore]:
     with Store(engine) as store:
-        return store.scores.get_many(ids)
+        return store.scores.current(ids, version, pact)
 
 
 def close(a: float, b: float) -> bool:
@@ -197,14 +197,15 @@ def test_a_state_under_an_old_pact_version_is_rebuilt_from_the_stored_activities
     download = {"lead_id": lead, "type": "document_download", "properties": {}}
     add_and_fold(engine, PACT, 1, [{**download, "occurred_at": T0 - timedelta(days=90)}])
     assert stored(engine, [lead])[lead].state.raw == {"document_download": 20.0}
+    assert stored(engine, [lead], 2, doubled) == {}  # under v2 the v1 score is stale
 
     add_and_fold(engine, doubled, 2, [{**download, "occurred_at": T0}])
-    folded = stored(engine, [lead])[lead]
+    folded = stored(engine, [lead], 2, doubled)[lead]
     # rebuilt under v2: 40 halved after 90 days, plus 40 — not v1's 20 halved plus 40
     assert folded.pact_version == 2
     assert folded.state.raw["document_download"] == 60.0
     assert folded.behaviour == 60.0  # the cap
     assert folded.attributes == 15.0
     rescore_all(engine, doubled, 2, T0)
-    assert_same_score(lead, folded, stored(engine, [lead])[lead])
+    assert_same_score(lead, folded, stored(engine, [lead], 2, doubled)[lead])
     engine.dispose()

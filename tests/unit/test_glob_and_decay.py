@@ -25,10 +25,11 @@ from leadpact.adapters.analytics.scoring import (
     score_snapshot,
 )
 from leadpact.adapters.db.tables import to_micros
-from leadpact.domain.pact import BehaviourRule, Pact, PropertyMatch, Scoring
+from leadpact.domain.pact import AttributeCondition, BehaviourRule, Pact, PropertyMatch, Scoring
 from leadpact.domain.scoring import (
     Activity,
     ScoreState,
+    condition_holds,
     decay_factor,
     glob_regex,
     property_matches,
@@ -157,7 +158,7 @@ def test_state_is_referenced_to_the_newest_activity_that_hit_a_rule() -> None:
     state = ScoreState().fold_all(pact, early)
     assert state.as_of == ago(20)
     assert state.raw == {"r": 10.0}
-    assert state.actions == frozenset({"download", "newsletter_open"})
+    assert state.actions == frozenset({"download"})  # the pact scores no newsletter_open: not tracked
     state = state.fold(pact, Activity("download", ago(10)))
     assert state.as_of == ago(10)
     assert state.raw["r"] == pytest.approx(15.0, rel=1e-12)  # 10 from day -20 halved, plus 10
@@ -296,3 +297,27 @@ def test_the_batch_path_finds_each_activitys_lead_whatever_the_ids(ids: list[int
     assert table.column(matches_column("r")).to_pylist() == [1, 0, 2]
     with pytest.raises(ValueError, match="not in the snapshot"):
         score_snapshot(Snapshot.of(layout, snapshot.activities, snapshot.leads.slice(0, 2)), pact, T)
+
+
+IN_CASES = [
+    # options, actual value, holds (each case as `_equals` option by option reads it)
+    (("gmail.com", "Yahoo.co.jp"), " YAHOO.CO.JP ", True),
+    (("gmail.com",), "gmail.co", False),
+    ((True,), "TRUE", True),
+    ((True,), True, True),
+    ((False,), True, False),
+    ((100, 250), "1,00", True),  # read as the number 100
+    ((100,), "100.0", True),
+    ((100,), True, False),  # a boolean is not a number
+    ((1,), "1.0x", False),
+    (("100",), 100, True),  # a text option compares as text
+    ((" 製造業 ",), "製造業", True),
+]
+
+
+@pytest.mark.parametrize(("options", "actual", "holds"), IN_CASES)
+def test_in_reads_each_option_as_eq_does(options: tuple[object, ...], actual: object, holds: bool) -> None:
+    condition = AttributeCondition.model_validate({"field": "x", "op": "in", "value": list(options)})
+    assert condition_holds(condition, {"x": actual}) is holds  # type: ignore[dict-item]
+    one_by_one = [AttributeCondition.model_validate({"field": "x", "op": "eq", "value": o}) for o in options]
+    assert any(condition_holds(c, {"x": actual}) for c in one_by_one) is holds  # type: ignore[dict-item]

@@ -377,7 +377,16 @@ class Pact(PactModel):
         return tuple(d.id for d in self.departments if role in d.roles)
 
     def activity_types(self) -> frozenset[str]:
-        return frozenset(rule.activity for rule in self.scoring.behaviour)
+        return frozenset(self.action_types)
+
+    @property
+    def action_types(self) -> tuple[str, ...]:
+        """The activity types the pact scores, sorted: the only ones a lead's `actions` record.
+
+        Required actions must be among them (`check_pact`), so nothing the criteria ask for is lost,
+        and a score state stays a fixed width per pact version.
+        """
+        return tuple(sorted({rule.activity for rule in self.scoring.behaviour}))
 
     def reason(self, kind: Literal["recycle", "disqualify"], code: str) -> ReasonCode | None:
         return next((r for r in getattr(self.reason_codes, kind) if r.code == code), None)

@@ -111,6 +111,22 @@ def _equals(actual: AttributeValue, expected: object) -> bool:
     return str(actual).strip().casefold() == str(expected).strip().casefold()
 
 
+@cache
+def _options(expected: tuple[object, ...]) -> tuple[frozenset[str], frozenset[float]]:
+    """An `in` list as `_equals` reads its options: as text (strings, booleans) or as numbers.
+
+    One set lookup instead of an `_equals` per option: the batch path checks a free-mail
+    list against every distinct e-mail domain in the store.
+    """
+    texts = frozenset(
+        str(o).casefold() if isinstance(o, bool) else str(o).strip().casefold()
+        for o in expected
+        if isinstance(o, bool) or not isinstance(o, int | float)
+    )
+    numbers = frozenset(float(o) for o in expected if isinstance(o, int | float) and not isinstance(o, bool))
+    return texts, numbers
+
+
 def _is_present(value: AttributeValue) -> bool:
     return value is not None and str(value).strip() != ""
 
@@ -127,7 +143,10 @@ def condition_holds(condition: AttributeCondition, attributes: Mapping[str, Attr
         return _equals(actual, expected)
     if op is Operator.IN:
         assert isinstance(expected, tuple)
-        return any(_equals(actual, option) for option in expected)
+        texts, numbers = _options(expected)
+        if str(actual).strip().casefold() in texts:
+            return True
+        return bool(numbers) and _as_number(actual) in numbers
     if op in (Operator.GTE, Operator.LTE):
         number = _as_number(actual)
         assert isinstance(expected, int | float)
@@ -197,9 +216,9 @@ class ScoreBreakdown:
 class ScoreState:
     """Incremental behaviour state of one lead: raw value and match count per rule at `as_of`.
 
-    `actions` holds every activity type the lead has done (the MQL/SQL "required
-    actions" are any-of checks on it); it is kept here because it grows with the
-    same activities the scores fold.
+    `actions` holds the activity types the lead has done among those the pact scores
+    (`Pact.action_types`; the MQL/SQL "required actions" are any-of checks on it); it is
+    kept here because it grows with the same activities the scores fold.
     """
 
     as_of: datetime | None = None
@@ -210,7 +229,8 @@ class ScoreState:
     def fold(self, pact: Pact, activity: Activity) -> ScoreState:
         """Add one activity; O(rules). Activities may arrive out of time order."""
         hits = [r for r in pact.scoring.behaviour if rule_matches(r, activity.type, activity.properties)]
-        actions = self.actions | {activity.type}
+        scored = activity.type not in self.actions and any(r.activity == activity.type for r in pact.scoring.behaviour)
+        actions = self.actions | {activity.type} if scored else self.actions
         if not hits:
             return replace(self, actions=actions)
         as_of = activity.at if self.as_of is None or activity.at > self.as_of else self.as_of
@@ -240,8 +260,11 @@ class ScoreState:
         as_of = self.as_of
         raw, matches, actions = dict(self.raw), dict(self.matches), set(self.actions)
         for activity in activities:
+            typed = by_type.get(activity.type)
+            if typed is None:
+                continue  # a type the pact does not score: not an action it tracks either
             actions.add(activity.type)
-            hits = [r for r in by_type.get(activity.type, ()) if property_matches(r, _property(r, activity))]
+            hits = [r for r in typed if property_matches(r, _property(r, activity))]
             if not hits:
                 continue
             newest = activity.at if as_of is None or activity.at > as_of else as_of

@@ -51,8 +51,8 @@ def score_lead(store: Store, key: str, at: datetime) -> ScoreBreakdown:
 
 
 def _score_now(store: Store, lead: Lead, version: int, pact: Any, at: datetime) -> ScoreBreakdown:
-    stored = store.scores.get_many([lead.id]).get(lead.id)
-    if stored is not None and stored.pact_version == version:
+    stored = store.scores.current([lead.id], version, pact).get(lead.id)
+    if stored is not None:
         state = stored.state
     else:
         state = ScoreState().fold_all(pact, (activity_from_row(r) for r in store.activities.of_lead(lead.id)))

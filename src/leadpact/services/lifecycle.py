@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from leadpact.adapters.db.store import PactVersion, Store, StoredScore, User, activity_from_row, state_to_json
+from leadpact.adapters.db.score_state import StateLayout
+from leadpact.adapters.db.store import PactVersion, Store, User, activity_from_row
 from leadpact.domain.errors import DomainError, InvalidTransition
 from leadpact.domain.lead import Lead, scoring_attributes
 from leadpact.domain.ledger import EntryKind, LedgerEntry
@@ -34,7 +35,6 @@ class LeadWork:
     state: ScoreState
     activities: list[Activity] | None = None  # all known activities, loaded only when history is needed
     touched: bool = False
-    scored: bool = False
     _attributes: dict[str, AttributeValue] | None = None
 
     @property
@@ -68,17 +68,22 @@ class Workbench:
         if not wanted:
             return
         leads = self.store.leads.get_many(wanted)
-        scores = self.store.scores.get_many(wanted)
         owners = self.store.leads.owner_ids(wanted)
-        stale = [i for i in wanted if self.pact is not None and _is_stale(scores.get(i), self.pact.version)]
+        if self.pact is None:
+            for lead_id, lead in leads.items():
+                self.work[lead_id] = LeadWork(lead, owners.get(lead_id), ScoreState())
+            return
+        pact = self.pact.pact
+        scores = self.store.scores.current(wanted, self.pact.version, pact)
+        # No score under the active version (new lead, or scored under an older pact): replay.
+        stale = [i for i in leads if i not in scores]
         history = self.store.activities.of_leads(stale) if stale else {}
         for lead_id, lead in leads.items():
             stored = scores.get(lead_id)
-            if lead_id in history or stored is None or self.pact is None:
+            if stored is None:
                 known = [activity_from_row(row) for row in history.get(lead_id, [])]
-                state = ScoreState().fold_all(self.pact.pact, known) if self.pact else ScoreState()
-                work = LeadWork(lead, owners.get(lead_id), state, activities=known if lead_id in history else None)
-                work.scored = bool(known)
+                work = LeadWork(lead, owners.get(lead_id), ScoreState().fold_all(pact, known), activities=known)
+                work.touched = True  # its score row is written (or rewritten under this version) on flush
             else:
                 work = LeadWork(lead, owners.get(lead_id), stored.state)
             self.work[lead_id] = work
@@ -112,7 +117,6 @@ class Workbench:
             work.activities.append(activity)
         if self.pact is not None:
             work.state = work.state.fold(self.pact.pact, activity)
-            work.scored = True
         work.touched = True
         self.qualify(work, activity.at, trigger=trigger, in_order=in_order)
 
@@ -362,10 +366,11 @@ class Workbench:
         touched = [w for w in self.work.values() if w.touched]
         self.store.leads.save_states([(w.lead, w.owner_id) for w in touched], self.now)
         if self.pact is not None:
+            # Every touched lead's row is rewritten, so the stored attribute points always follow
+            # the lead's attributes (the incremental rescore reuses them).
+            layout = StateLayout.of(self.pact.pact)
             rows = []
             for work in touched:
-                if not work.scored:
-                    continue
                 attributes = work.attributes
                 at = work.state.as_of or self.now
                 breakdown = score(self.pact.pact, self.pact.version, work.state, attributes, at)
@@ -374,7 +379,7 @@ class Workbench:
                         "lead_id": work.lead.id,
                         "pact_version": self.pact.version,
                         "as_of": work.state.as_of,
-                        "state": state_to_json(work.state),
+                        "state": layout.to_record(work.state),
                         "behaviour": breakdown.behaviour,
                         "attributes": breakdown.attributes,
                         "total": breakdown.total,
@@ -387,7 +392,3 @@ class Workbench:
         self.contacts, self.ledger = [], []
         for work in touched:
             work.touched = False
-
-
-def _is_stale(stored: StoredScore | None, version: int) -> bool:
-    return stored is None or stored.pact_version != version

@@ -100,9 +100,9 @@ def _has_leads(store: Store) -> bool:
 
 def apply_activated_pact(engine: Engine, at: datetime) -> int:
     """A new pact applies from its activation: leads waiting in lead or recycled that meet its
-    MQL criteria at `at` become MQLs then, with the activation as their trigger. Leads are
-    rescored under the new version in chunks (their stale states are rebuilt on load); the
-    transitions made earlier keep the version they were made under."""
+    MQL criteria at `at` become MQLs then, with the activation as their trigger, a chunk of
+    leads per transaction. A lead whose score is not yet under the new version has it rebuilt
+    on load and written; the transitions made earlier keep the version they were made under."""
     made, after = 0, 0
     while True:
         with Store(engine) as store:
@@ -114,8 +114,6 @@ def apply_activated_pact(engine: Engine, at: datetime) -> int:
             bench.load(ids)
             for lead_id in ids:
                 work = bench.work[lead_id]
-                work.scored = work.scored or work.state.as_of is not None
-                work.touched = True  # write the rebuilt score under the new version
                 bench.qualify(work, at, trigger={"event": "pact_activated", "pact_version": active.version})
             made += bench.transitions
             bench.flush()

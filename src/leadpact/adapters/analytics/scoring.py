@@ -47,7 +47,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -62,9 +62,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import make_url
 
+from leadpact.adapters.db.score_state import StateLayout, StateMatrix
 from leadpact.adapters.db.tables import to_micros
-from leadpact.domain.pact import AttributeRule, BehaviourRule, Pact
-from leadpact.domain.scoring import SECONDS_PER_DAY, AttributeValue, condition_holds, property_matches
+from leadpact.domain.pact import BehaviourRule, Pact
+from leadpact.domain.scoring import SECONDS_PER_DAY, condition_holds, property_matches
 
 MICROS_PER_SECOND = 1_000_000.0
 NO_INSTANT = np.iinfo(np.int64).min  # "no as_of yet" inside the NumPy arrays; null in Arrow output
@@ -104,12 +105,14 @@ class SnapshotLayout:
         return f"f{self.fields.index(name)}"
 
     def activity_schema(self) -> pa.Schema:
-        base = [("lead_id", pa.int64()), ("type", pa.string()), ("occurred_at", pa.int64())]
-        return pa.schema(base + [(f"p{i}", pa.string()) for i in range(len(self.properties))])
+        base = [("lead_id", pa.int64()), ("type", TEXT), ("occurred_at", pa.int64())]
+        return pa.schema(base + [(f"p{i}", TEXT) for i in range(len(self.properties))])
 
     def lead_schema(self) -> pa.Schema:
-        base = [("lead_id", pa.int64()), ("email", pa.string())]
-        return pa.schema(base + [(f"f{i}", pa.string()) for i in range(len(self.fields))])
+        return pa.schema([("lead_id", pa.int64())] + [(f"f{i}", TEXT) for i in range(len(self.fields))])
+
+
+TEXT = pa.dictionary(pa.int32(), pa.string())  # low-cardinality text: types, JSON members
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +120,10 @@ class Snapshot:
     """What batch scoring reads: activity rows and lead rows, as Arrow tables in the layout's schema.
 
     `activities`: lead_id, type, occurred_at (integer microseconds since the epoch, UTC), p0...
-    `leads`: lead_id, email (null or "" when none), f0... Every lead to be scored is a row of
-    `leads`, with or without activities; every activity's lead must be among them.
+    `leads`: lead_id, f0... (the attributes scoring sees, `email_domain` already derived from the
+    address). Text columns are dictionary-encoded, as columnar stores keep them: rules are judged
+    once per distinct value. Every lead to be scored is a row of `leads`, with or without
+    activities; every activity's lead must be among them.
     """
 
     layout: SnapshotLayout
@@ -127,7 +132,13 @@ class Snapshot:
 
     @classmethod
     def of(cls, layout: SnapshotLayout, activities: pa.Table, leads: pa.Table) -> Snapshot:
-        """Conform both tables to the layout's schema (ADBC may hand back int32 ids or all-null columns)."""
+        """Conform both tables to the layout's schema: ids as int64, text dictionary-encoded.
+
+        `leads` may carry an `email` column: where an address has an "@", the text after the last
+        one replaces the `email_domain` field, as `scoring_attributes` does for one lead.
+        """
+        if "email" in leads.column_names:
+            leads = _derive_email_domain(layout, leads)
         return cls(layout, _conform(activities, layout.activity_schema()), _conform(leads, layout.lead_schema()))
 
 
@@ -138,33 +149,93 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     columns = []
     for field in schema:
         column = table.column(field.name)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        columns.append(column.cast(field.type))
+        if pa.types.is_dictionary(field.type):
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(pa.dictionary(pa.int32(), column.type.value_type))
+            else:
+                column = pc.dictionary_encode(column.cast(pa.string()))
+            if column.type != field.type:
+                column = column.cast(field.type)
+        else:
+            column = column.cast(field.type)
+        columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _derive_email_domain(layout: SnapshotLayout, leads: pa.Table) -> pa.Table:
+    emails = leads.column("email")
+    leads = leads.drop_columns(["email"])
+    if "email_domain" not in layout.fields:
+        return leads
+    name = layout.field_column("email_domain")
+    address = pc.fill_null(emails.cast(pa.string()).combine_chunks(), "")
+    # Split once at the last "@" (like str.rsplit("@", 1)); the domain is each list's last part.
+    parts = pc.split_pattern(address, "@", max_splits=1, reverse=True)
+    domain = parts.flatten().take(pa.array(np.asarray(parts.offsets)[1:] - 1))
+    # As JSON text like the stored members: quoted, with backslashes and quotes escaped (the
+    # decoder reads it with strict=False, so no other character needs escaping).
+    escaped = pc.replace_substring(pc.replace_substring(domain, "\\", "\\\\"), '"', '\\"')
+    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+    if name in leads.column_names:
+        stored = leads.column(name).cast(pa.string()).combine_chunks()
+        leads = leads.drop_columns([name])
+    else:
+        stored = pa.nulls(leads.num_rows, pa.string())
+    return leads.append_column(name, pc.if_else(pc.match_substring(address, "@"), quoted, stored))
 
 
 @dataclass(frozen=True, slots=True)
 class BatchScores:
-    """One row per lead of the snapshot, in its order.
+    """One row per lead of the snapshot, in its order (NumPy columns).
 
-    Columns: lead_id; as_of (microseconds, null when no activity hit a rule); behaviour,
-    attributes and total at as_of (what lead_scores stores); total_at, the total at `at` (decayed
-    on from as_of, never extrapolated before it); actions (sorted activity types done);
-    then `raw_<rule id>` (float, referenced to as_of) and `matches_<rule id>` (int) per behaviour rule.
+    as_of: microseconds, NO_INSTANT when no activity hit a rule; behaviour, attributes and total
+    at as_of (what lead_scores stores); total_at, the total at `at` (decayed on from as_of,
+    never extrapolated before it); states: raw value (referenced to as_of), match count and
+    actions per lead, in the pact's rule and action-type order (`StateLayout`).
     """
 
-    rule_ids: tuple[str, ...]
+    layout: StateLayout
     at: int
-    table: pa.Table
+    lead_id: Int64s
+    as_of: Int64s
+    behaviour: Floats
+    attributes: Floats
+    total: Floats
+    total_at: Floats
+    states: StateMatrix
 
     @property
     def leads(self) -> int:
-        return int(self.table.num_rows)
+        return len(self.lead_id)
 
     @property
     def leads_with_activity(self) -> int:
-        return int(pc.sum(pc.greater(pc.list_value_length(self.table.column("actions")), 0)).as_py() or 0)
+        """Leads that have done at least one activity the pact scores."""
+        return int(self.states.actions.any(axis=1).sum())
+
+    @property
+    def table(self) -> pa.Table:
+        """The same as an Arrow table (for reading and tests): `raw_<rule>`, `matches_<rule>`, sorted `actions`."""
+        has_as_of = self.as_of != NO_INSTANT
+        columns: dict[str, Any] = {
+            "lead_id": pa.array(self.lead_id),
+            "as_of": pa.array(self.as_of, mask=~has_as_of),
+            "behaviour": pa.array(self.behaviour),
+            "attributes": pa.array(self.attributes),
+            "total": pa.array(self.total),
+            "total_at": pa.array(self.total_at),
+            "actions": pa.array(
+                [
+                    [a for a, done in zip(self.layout.action_types, row, strict=True) if done]
+                    for row in self.states.actions.tolist()
+                ],
+                type=pa.list_(pa.string()),
+            ),
+        }
+        for r, rule_id in enumerate(self.layout.rule_ids):
+            columns[raw_column(rule_id)] = pa.array(np.ascontiguousarray(self.states.raw[:, r]))
+            columns[matches_column(rule_id)] = pa.array(np.ascontiguousarray(self.states.matches[:, r]))
+        return pa.table(columns)
 
 
 def raw_column(rule_id: str) -> str:
@@ -179,44 +250,18 @@ def score_snapshot(snapshot: Snapshot, pact: Pact, at: datetime) -> BatchScores:
     """Score every lead of `snapshot` under `pact`; totals at each lead's as_of and at `at`. No IO."""
     if snapshot.layout != SnapshotLayout.of(pact):
         raise ValueError("the snapshot was not read for this pact (its property/attribute columns differ)")
-    at_micros = to_micros(at)
-    leads, activities = snapshot.leads, snapshot.activities
+    leads = snapshot.leads
     lead_ids = _int64s(leads.column("lead_id"))
-    n = len(lead_ids)
-    row_lead = _positions(lead_ids, _int64s(activities.column("lead_id")))
-    if (row_lead < 0).any():
-        raise ValueError(f"{int((row_lead < 0).sum())} activities belong to leads that are not in the snapshot")
-    type_codes, types = _type_codes(activities.column("type"))
-    occurred = _int64s(activities.column("occurred_at"))
-    rules = pact.scoring.behaviour
-    row_class, class_hits = _classify(rules, snapshot.layout, activities, type_codes, types)
-    per_rule = _reduce(rules, row_lead, row_class, class_hits, occurred, n)
-    as_of, raws, matches = per_rule
+    classifier = RowClassifier(pact)
+    blocks = [
+        classifier.block(batch, _Positions(lead_ids))
+        for batch in snapshot.activities.to_batches(max_chunksize=BLOCK_ROWS)
+    ]
+    as_of, states = classifier.fold(len(lead_ids), blocks)
+    return classifier.totals(lead_ids, as_of, states, _attribute_points(pact, snapshot.layout, leads), to_micros(at))
 
-    behaviour = np.zeros(n)
-    behaviour_at = np.zeros(n)
-    has_as_of = as_of != NO_INSTANT
-    # behaviour_at never extrapolates before as_of; a lead without as_of has nothing to decay.
-    elapsed = np.maximum(at_micros - np.where(has_as_of, as_of, at_micros), 0)
-    elapsed_days = elapsed / MICROS_PER_SECOND / SECONDS_PER_DAY
-    for rule, raw in zip(rules, raws, strict=True):
-        behaviour += _capped(rule, raw)
-        behaviour_at += _capped(rule, raw * _decay(rule, elapsed_days))
-    attributes = _attribute_points(pact.scoring.attributes, snapshot.layout, leads)
 
-    columns: dict[str, Any] = {
-        "lead_id": pa.array(lead_ids),
-        "as_of": pa.array(as_of, mask=~has_as_of),
-        "behaviour": pa.array(behaviour),
-        "attributes": pa.array(attributes),
-        "total": pa.array(behaviour + attributes),
-        "total_at": pa.array(behaviour_at + attributes),
-        "actions": _actions(row_lead, type_codes, types, n),
-    }
-    for rule, raw, count in zip(rules, raws, matches, strict=True):
-        columns[raw_column(rule.id)] = pa.array(raw)
-        columns[matches_column(rule.id)] = pa.array(count)
-    return BatchScores(rule_ids=tuple(r.id for r in rules), at=at_micros, table=pa.table(columns))
+BLOCK_ROWS = 1 << 18  # rows handled at once: their temporaries stay in cache and are reused
 
 
 def _int64s(column: pa.ChunkedArray | pa.Array) -> Int64s:
@@ -225,170 +270,270 @@ def _int64s(column: pa.ChunkedArray | pa.Array) -> Int64s:
         raise ValueError("id and instant columns must not hold nulls")
     if not chunks:
         return np.empty(0, dtype=np.int64)
+    if len(chunks) == 1:
+        return np.asarray(chunks[0].to_numpy(zero_copy_only=False), dtype=np.int64)
     return np.concatenate([np.asarray(chunk.to_numpy(zero_copy_only=False), dtype=np.int64) for chunk in chunks])
 
 
-def _positions(keys: Int64s, wanted: Int64s) -> Codes:
-    """The index of each `wanted` id in `keys` (unique ids), or -1 when it is not there."""
-    if len(keys) == 0:
-        return np.full(len(wanted), -1, dtype=np.int32)
-    low, high = int(keys.min()), int(keys.max())
-    # Ids are usually dense (autoincrement), so a lookup table beats a binary search by far.
-    if high - low < 4 * len(keys) + (1 << 20):
-        base = 0 if 0 <= low < (1 << 20) else low  # ids near 0: index the table by id, no subtraction pass
-        table = np.full(high - base + 1, -1, dtype=np.int32)
-        table[keys - base] = np.arange(len(keys), dtype=np.int32)
-        if int(np.count_nonzero(table >= 0)) != len(keys):
-            raise ValueError("lead ids in the snapshot are not unique")
-        if len(wanted) and int(wanted.min()) >= base and int(wanted.max()) <= high:
-            return table[wanted - base if base else wanted]
-        found = np.full(len(wanted), -1, dtype=np.int32)
-        inside = (wanted >= base) & (wanted <= high)
-        found[inside] = table[wanted[inside] - base]
+class _Positions:
+    """Finds each activity's lead: its row in the snapshot's leads (whose ids are unique)."""
+
+    def __init__(self, keys: Int64s) -> None:
+        self.keys, self.table, self.base = keys, None, 0
+        if len(keys) == 0:
+            return
+        low, high = int(keys.min()), int(keys.max())
+        # Ids are usually dense (autoincrement), so a lookup table beats a binary search by far.
+        if high - low < 4 * len(keys) + (1 << 20):
+            self.base = 0 if 0 <= low < (1 << 20) else low  # ids near 0: index by id, no subtraction
+            table = np.full(high - self.base + 1, -1, dtype=np.int32)
+            table[keys - self.base] = np.arange(len(keys), dtype=np.int32)
+            if int(np.count_nonzero(table >= 0)) != len(keys):
+                raise ValueError("lead ids in the snapshot are not unique")
+            self.table = table
+        else:
+            self.order = np.argsort(keys, kind="stable")
+            self.ordered = keys[self.order]
+            if (np.diff(self.ordered) == 0).any():
+                raise ValueError("lead ids in the snapshot are not unique")
+
+    def __call__(self, wanted: Int64s) -> Codes:
+        if len(self.keys) == 0:
+            found = np.full(len(wanted), -1, dtype=np.int32)
+        elif self.table is not None:
+            table, base = self.table, self.base
+            if len(wanted) and int(wanted.min()) >= base and int(wanted.max()) - base < len(table):
+                found = table[wanted - base if base else wanted]
+            else:
+                found = np.full(len(wanted), -1, dtype=np.int32)
+                inside = (wanted >= base) & (wanted - base < len(table))
+                found[inside] = table[wanted[inside] - base]
+        else:
+            at = np.minimum(np.searchsorted(self.ordered, wanted), len(self.keys) - 1)
+            found = np.where(self.ordered[at] == wanted, self.order[at], -1).astype(np.int32)
+        if len(found) and int(found.min()) < 0:
+            raise ValueError(f"{int((found < 0).sum())} activities belong to leads that are not in the snapshot")
         return found
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    if (np.diff(ordered) == 0).any():
-        raise ValueError("lead ids in the snapshot are not unique")
-    at = np.minimum(np.searchsorted(ordered, wanted), len(keys) - 1)
-    return np.where(ordered[at] == wanted, order[at], -1).astype(np.int32)
 
 
-def _dictionary(column: pa.ChunkedArray | pa.Array) -> tuple[Codes, list[Any]]:
-    """Codes per row and the distinct values; nulls get code len(values).
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A slice of activity rows, reduced to what the fold needs: lead position, slot and time."""
 
-    Encodes chunk by chunk (one shared dictionary): combining the chunks first would copy every
-    string, which cost more than the encoding itself on 10 M rows.
+    lead: Codes
+    slot: Codes  # the row's class + 1; 0 for a type the pact does not score
+    at: Int64s
+
+
+class RowClassifier:
+    """Sorts activity rows into classes, then folds them per lead: the engine of both batch paths.
+
+    A class is an activity type the pact scores together with the set of rules a row of it hits
+    (decided by the glob verdicts on its properties); rows of types the pact does not score get
+    the last class, which counts for nothing. Verdicts are the domain's `property_matches`, run
+    once per distinct property value. The per-lead reduction is NumPy over a (lead, class) key:
+    `maximum.at` for as_of, then counts and decayed sums with `add.at`, block by block so every
+    temporary stays small (on the reference VM, first touches of fresh memory cost more than
+    the arithmetic).
     """
-    encoded = pc.dictionary_encode(column)
-    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    if not chunks:
-        return np.empty(0, dtype=np.int32), []
-    dictionary = chunks[-1].dictionary
-    if not all(chunk.dictionary.equals(dictionary) for chunk in chunks):
-        return _dictionary(column.combine_chunks())
-    values: list[Any] = dictionary.to_pylist()
-    indices = [chunk.indices.fill_null(len(values)) if chunk.indices.null_count else chunk.indices for chunk in chunks]
-    return np.concatenate([np.asarray(i.to_numpy(zero_copy_only=False), dtype=np.int32) for i in indices]), values
 
+    def __init__(self, pact: Pact) -> None:
+        self.pact = pact
+        self.layout = StateLayout.of(pact)
+        self.rules = pact.scoring.behaviour
+        self.snapshot_layout = SnapshotLayout.of(pact)
+        self.globbed = [i for i, r in enumerate(self.rules) if r.match is not None]
+        self._slots: dict[tuple[str, int], int] = {}
+        self.slot_type: list[int] = [-1]  # action index per slot (slot 0: types the pact does not score)
+        self.class_hits: list[tuple[int, ...]] = []  # the rules each class (slot - 1) hits
+        self._verdicts: dict[tuple[int, str | None], int] = {}  # (globbed rule, JSON text) -> verdict bit
 
-def _decoded(values: list[Any]) -> list[Any]:
-    """JSON text per distinct value, decoded; null and "" mean absent. One slot more for the null code."""
-    return [None if v is None or v == "" else json.loads(v) for v in values] + [None]
+    @property
+    def slots(self) -> int:
+        """Slot 0 (rows of types the pact does not score), then one per class seen so far."""
+        return len(self.class_hits) + 1
 
+    def _slot(self, type_name: str, bits: int) -> int:
+        """Where a row of this type with these glob verdicts is counted: its class + 1, or 0 (not scored)."""
+        key = (type_name, bits)
+        found = self._slots.get(key)
+        if found is None:
+            if type_name not in self.layout.action_types:
+                found = 0
+            else:
+                hits = tuple(
+                    i
+                    for i, rule in enumerate(self.rules)
+                    if rule.activity == type_name and (rule.match is None or (bits >> self.globbed.index(i)) & 1)
+                )
+                self.class_hits.append(hits)
+                found = len(self.class_hits)
+                self.slot_type.append(self.layout.action_types.index(type_name))
+            self._slots[key] = found
+        return found
 
-def _type_codes(column: pa.ChunkedArray | pa.Array) -> tuple[Codes, tuple[str, ...]]:
-    """Codes numbering the activity types in sorted order (so action lists come out sorted)."""
-    codes, values = _dictionary(column)
-    if len(codes) and int(codes.max()) >= len(values):
-        raise ValueError("activity type must not be null")
-    order = sorted(range(len(values)), key=values.__getitem__)
-    if order != list(range(len(values))):
-        rank = np.empty(len(values), dtype=np.int32)
-        rank[order] = np.arange(len(values), dtype=np.int32)
-        codes = rank[codes]
-    return codes, tuple(values[i] for i in order)
+    def _bits(self, values: list[Any], bit: int, rule_index: int) -> Codes:
+        rule = self.rules[rule_index]
+        out = np.zeros(len(values) + 1, dtype=np.int32)  # the last code: null
+        for code, text in enumerate(values):
+            key = (rule_index, text)
+            verdict = self._verdicts.get(key)
+            if verdict is None:
+                value = None if text is None or text == "" else json.loads(text, strict=False)
+                verdict = self._verdicts[key] = int(property_matches(rule, value))
+            out[code] = verdict << bit
+        return out
 
+    def block(self, batch: pa.RecordBatch, positions: Callable[[Int64s], Codes]) -> _Block:
+        """The rows of one record batch of a snapshot's activities, classified."""
+        types = batch.column("type")
+        type_names: list[str] = types.dictionary.to_pylist()
+        type_codes = _codes(types)
+        if len(type_codes) and int(type_codes.max()) >= len(type_names):
+            raise ValueError("activity type must not be null")
+        if not self.globbed:
+            table = np.array([self._slot(t, 0) for t in type_names], dtype=np.int32)
+            slot = table[type_codes]
+        else:
+            width = len(self.globbed)
+            keys = type_codes << width
+            for bit, i in enumerate(self.globbed):
+                match = self.rules[i].match
+                assert match is not None
+                column = batch.column(self.snapshot_layout.property_column(match.property))
+                keys |= self._bits(column.dictionary.to_pylist(), bit, i)[_codes(column, null=True)]
+            # The (type, verdicts) combinations that occur, each mapped to its slot once.
+            if (len(type_names) << width) <= MAX_CLASS_TABLE:
+                combos = np.flatnonzero(np.bincount(keys, minlength=len(type_names) << width))
+                table = np.zeros(len(type_names) << width, dtype=np.int32)
+                table[combos] = [self._slot(type_names[k >> width], k & ((1 << width) - 1)) for k in combos.tolist()]
+            else:
+                combos, keys = np.unique(keys, return_inverse=True)
+                table = np.array(
+                    [self._slot(type_names[k >> width], k & ((1 << width) - 1)) for k in combos.tolist()],
+                    dtype=np.int32,
+                )
+            slot = table[keys]
+        return _Block(positions(_int64s(batch.column("lead_id"))), slot, _int64s(batch.column("occurred_at")))
 
-def _classify(
-    rules: Sequence[BehaviourRule],
-    layout: SnapshotLayout,
-    activities: pa.Table,
-    type_codes: Codes,
-    types: tuple[str, ...],
-) -> tuple[Codes, list[tuple[int, ...]]]:
-    """Sort every activity into a class: the set of behaviour rules it hits.
+    def rows_block(
+        self, lead: Codes, types: Sequence[str], properties: Sequence[Mapping[str, Any]], at: Int64s
+    ) -> _Block:
+        """Rows given as Python values (the incremental path's few thousand): classified per row."""
+        names = [self.rules[i].match.property for i in self.globbed]  # type: ignore[union-attr]
+        cache: dict[tuple[str, tuple[Any, ...]], int] = {}
+        slot = np.empty(len(types), dtype=np.int32)
+        for row, (kind, props) in enumerate(zip(types, properties, strict=True)):
+            values = tuple(_hashable(props.get(name)) for name in names)
+            key = (kind, values)
+            found = cache.get(key)
+            if found is None:
+                bits = 0
+                for bit, i in enumerate(self.globbed):
+                    rule = self.rules[i]
+                    if rule.activity == kind and property_matches(rule, props.get(names[bit])):
+                        bits |= 1 << bit
+                found = cache[key] = self._slot(kind, bits)
+            slot[row] = found
+        return _Block(lead, slot, at)
 
-    Returns the class of each row and, per class, the indexes of the rules it hits; rows that
-    hit no rule get class len(classes). A class is decided by the row's type and by the glob
-    verdicts on its properties, which are computed once per distinct property value.
-    """
-    globbed = [i for i, r in enumerate(rules) if r.match is not None]
-    keys = type_codes
-    if globbed:
-        keys = type_codes << len(globbed)
-        encoded: dict[str, tuple[Codes, list[Any]]] = {}
-        for bit, i in enumerate(globbed):
-            match = rules[i].match
-            assert match is not None
-            if match.property not in encoded:
-                codes, values = _dictionary(activities.column(layout.property_column(match.property)))
-                encoded[match.property] = (codes, _decoded(values))
-            codes, decoded = encoded[match.property]
-            verdicts = np.array([int(property_matches(rules[i], v)) << bit for v in decoded], dtype=np.int32)
-            keys |= verdicts[codes]
+    def fold(self, leads: int, blocks: Sequence[_Block], carry: Carry | None = None) -> tuple[Int64s, StateMatrix]:
+        """Each lead's as_of and state after folding in the blocks' rows (onto `carry`, if given).
 
-    def hits(type_code: int, verdicts: int) -> tuple[int, ...]:
-        return tuple(
-            i
-            for i, rule in enumerate(rules)
-            if rule.activity == types[type_code] and (rule.match is None or (verdicts >> globbed.index(i)) & 1)
+        as_of is the newest row that hits a rule (or the carried one, if newer); each rule's raw
+        value is the sum of its points decayed to as_of, plus the carried raw decayed from the
+        carried as_of. Rows may come in any order.
+        """
+        slots = self.slots
+        hits = np.array([False] + [bool(h) for h in self.class_hits])
+        as_of = np.full(leads, NO_INSTANT, dtype=np.int64) if carry is None else carry.as_of.copy()
+        counts = np.zeros(leads * slots, dtype=np.int64)
+        keys = []
+        for block in blocks:
+            np.maximum.at(as_of, block.lead, np.where(hits[block.slot], block.at, NO_INSTANT))
+            key = block.lead.astype(np.intp)
+            key *= slots
+            key += block.slot
+            np.add.at(counts, key, 1)
+            keys.append(key)
+        # One decayed sum per half-life a class needs (almost always one per class).
+        half_lives: list[list[float]] = [[]] + [sorted({_half_life(self.rules[i]) for i in h}) for h in self.class_hits]
+        depth = max(len(h) for h in half_lives)
+        sums = [np.zeros(leads * slots) for _ in range(depth)]
+        for j in range(depth):
+            per_slot = np.array([_per_micro(h[j]) if j < len(h) else 0.0 for h in half_lives])
+            for block, key in zip(blocks, keys, strict=True):
+                # (as_of - at) in microseconds times minus 1 / (µs per day × half-life): the exponent of 2.
+                weights = (as_of[block.lead] - block.at).astype(np.float64)
+                weights *= per_slot[block.slot]
+                np.exp2(weights, out=weights)
+                np.add.at(sums[j], key, weights)
+        counts2 = counts.reshape(leads, slots)
+        rules = self.layout.rules
+        raw = np.zeros((leads, rules))
+        matches = np.zeros((leads, rules), dtype=np.int64)
+        for slot in range(1, slots):
+            for r in self.class_hits[slot - 1]:
+                j = half_lives[slot].index(_half_life(self.rules[r]))
+                raw[:, r] += sums[j].reshape(leads, slots)[:, slot]
+                matches[:, r] += counts2[:, slot]
+        raw *= np.array([rule.points for rule in self.rules], dtype=np.float64)
+        actions = np.zeros((leads, self.layout.actions), dtype=np.bool_)
+        for slot in range(1, slots):
+            actions[:, self.slot_type[slot]] |= counts2[:, slot] > 0
+        if carry is not None:
+            before = carry.as_of != NO_INSTANT
+            shift = np.where(before, as_of - np.where(before, carry.as_of, 0), 0).astype(np.float64)
+            for r, rule in enumerate(self.rules):
+                raw[:, r] += carry.states.raw[:, r] * np.exp2(shift * _per_micro(_half_life(rule)))
+            matches += carry.states.matches
+            actions |= carry.states.actions
+        return as_of, StateMatrix(raw, matches, actions)
+
+    def totals(self, lead_ids: Int64s, as_of: Int64s, states: StateMatrix, attributes: Floats, at: int) -> BatchScores:
+        """Behaviour (capped per rule) at as_of and at `at`, plus the attribute points."""
+        leads = len(lead_ids)
+        behaviour, behaviour_at = np.zeros(leads), np.zeros(leads)
+        has_as_of = as_of != NO_INSTANT
+        # behaviour_at never extrapolates before as_of; a lead without as_of has nothing to decay.
+        elapsed_days = np.maximum(at - np.where(has_as_of, as_of, at), 0) / MICROS_PER_SECOND / SECONDS_PER_DAY
+        for r, rule in enumerate(self.rules):
+            raw = states.raw[:, r]
+            behaviour += _capped(rule, raw)
+            behaviour_at += _capped(rule, raw * _decay(rule, elapsed_days))
+        return BatchScores(
+            layout=self.layout,
+            at=at,
+            lead_id=lead_ids,
+            as_of=as_of,
+            behaviour=behaviour,
+            attributes=attributes,
+            total=behaviour + attributes,
+            total_at=behaviour_at + attributes,
+            states=states,
         )
 
-    combos = len(types) << len(globbed)
-    if combos <= MAX_CLASS_TABLE:
-        possible: npt.NDArray[Any] = np.arange(combos, dtype=np.int32)
-        row_key: npt.NDArray[Any] = keys
-    else:
-        possible, row_key = np.unique(keys, return_inverse=True)
-    classes: dict[tuple[int, ...], int] = {}
-    key_class = np.empty(len(possible), dtype=np.int32)
-    no_hit = []
-    for slot, key in enumerate(possible.tolist()):
-        hit = hits(key >> len(globbed), key & ((1 << len(globbed)) - 1))
-        if hit:
-            key_class[slot] = classes.setdefault(hit, len(classes))
-        else:
-            no_hit.append(slot)
-    key_class[no_hit] = len(classes)
-    return key_class[row_key], list(classes)
+
+@dataclass(frozen=True, slots=True)
+class Carry:
+    """States already folded, per lead (same order as the fold's leads): the incremental path's start."""
+
+    as_of: Int64s  # NO_INSTANT where nothing has hit a rule yet
+    states: StateMatrix
 
 
-def _reduce(
-    rules: Sequence[BehaviourRule],
-    row_lead: Codes,
-    row_class: Codes,
-    class_hits: list[tuple[int, ...]],
-    occurred: Int64s,
-    n: int,
-) -> tuple[Int64s, list[Floats], list[Int64s]]:
-    """as_of per lead, then raw value (at as_of) and match count per rule per lead."""
-    classes = len(class_hits)
-    hit = row_class < classes
-    lead, cls, at = row_lead[hit], row_class[hit], occurred[hit]
-    del hit
-    as_of = np.full(n, NO_INSTANT, dtype=np.int64)
-    np.maximum.at(as_of, lead, at)
-    key = lead.astype(np.intp)
-    key *= classes
-    key += cls
-    counts = np.bincount(key, minlength=n * classes).reshape(n, classes)
-    # (as_of - at) in microseconds times 1 / (µs per day × half-life): decay_factor's exponent.
-    lag = as_of[lead]
-    lag -= at
-    del lead, at
-    # One weighted bincount per half-life a class needs; almost always one per class.
-    half_lives = [sorted({_half_life(rules[i]) for i in hits}) for hits in class_hits]
-    sums: list[Floats] = []
-    for j in range(max((len(h) for h in half_lives), default=0)):
-        per_class = np.array([_per_micro(h[j]) if j < len(h) else 0.0 for h in half_lives])
-        weights = per_class[cls]
-        weights *= lag
-        np.exp2(weights, out=weights)
-        summed = np.bincount(key, weights=weights, minlength=n * classes)
-        sums.append(np.asarray(summed, dtype=np.float64).reshape(n, classes))
-    raws: list[Floats] = []
-    matches: list[Int64s] = []
-    for r, rule in enumerate(rules):
-        raw = np.zeros(n)
-        count = np.zeros(n, dtype=np.int64)
-        for c, hits in enumerate(class_hits):
-            if r in hits:
-                raw += sums[half_lives[c].index(_half_life(rule))][:, c]
-                count += counts[:, c]
-        raws.append(raw * rule.points)
-        matches.append(count)
-    return as_of, raws, matches
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | None) else json.dumps(value, sort_keys=True)
+
+
+def _codes(column: pa.Array, null: bool = False) -> Codes:
+    """A dictionary array's indices; nulls (allowed when `null`) get the code len(dictionary)."""
+    indices = column.indices
+    if indices.null_count:
+        if not null:
+            raise ValueError("activity type must not be null")
+        indices = indices.fill_null(len(column.dictionary))
+    return np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def _per_micro(half_life_days: float) -> float:
@@ -408,58 +553,25 @@ def _capped(rule: BehaviourRule, raw: Floats) -> Floats:
     return raw if rule.cap is None else np.minimum(raw, rule.cap)
 
 
-def _attribute_points(rules: Sequence[AttributeRule], layout: SnapshotLayout, leads: pa.Table) -> Floats:
+def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Floats:
     """Sum of attribute points per lead; each condition evaluated once per distinct field value."""
     points = np.zeros(leads.num_rows)
-    if not rules:
-        return points
-    encoded: dict[str, tuple[Codes, list[Any]]] = {}
-    domains: tuple[Bools, Codes, list[Any]] | None = None
-    for rule in rules:
-        if rule.field not in encoded:
-            codes, values = _dictionary(leads.column(layout.field_column(rule.field)))
-            encoded[rule.field] = (codes, _decoded(values))
-        codes, decoded = encoded[rule.field]
-        holds = _verdicts(rule, decoded)[codes]
-        if rule.field == "email_domain":
-            # `scoring_attributes` derives email_domain from the e-mail address when it has an "@",
-            # overriding any stored attribute of that name.
-            if domains is None:
-                domains = _email_domains(leads.column("email"))
-            derived, domain_codes, domain_values = domains
-            holds = np.where(derived, _verdicts(rule, domain_values)[domain_codes], holds)
-        points += np.where(holds, rule.points, 0.0)
+    for rule in pact.scoring.attributes:
+        column = leads.column(layout.field_column(rule.field))
+        verdicts: dict[str | None, bool] = {}
+        at = 0
+        for chunk in column.chunks:
+            holds = []
+            for text in [*chunk.dictionary.to_pylist(), None]:  # the last code: null
+                verdict = verdicts.get(text)
+                if verdict is None:
+                    value = None if text is None or text == "" else json.loads(text, strict=False)
+                    verdict = verdicts[text] = condition_holds(rule, {rule.field: value})
+                holds.append(verdict)
+            hit = np.array(holds, dtype=np.bool_)[_codes(chunk, null=True)]
+            points[at : at + len(chunk)] += np.where(hit, rule.points, 0.0)
+            at += len(chunk)
     return points
-
-
-def _verdicts(rule: AttributeRule, values: list[Any]) -> Bools:
-    return np.array([condition_holds(rule, {rule.field: _attribute(v)}) for v in values], dtype=np.bool_)
-
-
-def _attribute(value: Any) -> AttributeValue:
-    return value  # type: ignore[no-any-return]  # JSON-decoded: str, int, float, bool or None
-
-
-def _email_domains(emails: pa.ChunkedArray) -> tuple[Bools, Codes, list[Any]]:
-    """Whether each lead's e-mail yields a domain, and the domain: the text after the last "@"."""
-    array = pc.fill_null(emails.combine_chunks(), "")
-    derived = np.asarray(pc.match_substring(array, "@").to_numpy(zero_copy_only=False), dtype=np.bool_)
-    # Split once at the last "@" (like str.rsplit("@", 1)); the domain is each list's last part.
-    parts = pc.split_pattern(array, "@", max_splits=1, reverse=True)
-    last = np.asarray(parts.offsets)[1:] - 1
-    codes, values = _dictionary(parts.flatten().take(pa.array(last)))
-    return derived, codes, values + [None]
-
-
-def _actions(row_lead: Codes, type_codes: Codes, types: tuple[str, ...], n: int) -> pa.ListArray:
-    """Each lead's sorted list of activity types done (type codes are in sorted order)."""
-    done = np.zeros((n, len(types)), dtype=np.bool_)
-    done[row_lead, type_codes] = True
-    _, codes = np.nonzero(done)
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(done.sum(axis=1), out=offsets[1:])
-    values = pa.array(list(types), type=pa.string()).take(pa.array(codes, type=pa.int64()))
-    return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
 # --- the store, read and written as Arrow -------------------------------------------------------
@@ -567,23 +679,20 @@ class ArrowStore:
         )
 
     def write_scores(self, scores: BatchScores, version: int, scored_at: datetime) -> int:
-        """Upsert one lead_scores row per lead of `scores`; returns the number of rows written."""
-        rows = score_rows(scores)
+        """Replace every lead_scores row by the rows of `scores` (a full rebuild covers every lead).
+
+        One Arrow ingest into a temporary table, then DELETE and one INSERT in lead order: on
+        SQLite, filling an emptied table in key order appends pages, where an upsert of a
+        million rows searched and rewrote each one in place.
+        """
+        rows = score_rows(scores, version, scored_at)
         stage = "leadpact_score_stage"
         with self._connection.cursor() as cursor:
             cursor.adbc_ingest(stage, rows, mode="create", temporary=True)
-        sqlite = self.dialect == "sqlite"
-        source = f"temp.{stage}" if sqlite else stage
-        columns = "lead_id, pact_version, as_of, state, behaviour, attributes, total, scored_at"
-        select = (
-            f"SELECT lead_id, {int(version)}, as_of, state{'' if sqlite else '::json'}, behaviour, attributes, total, "
-            f"{to_micros(scored_at)} FROM {source}"
-        )
-        changed = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[1:])
-        # WHERE true: SQLite needs it to tell the upsert's ON from a join's ON.
-        self.execute(
-            f"INSERT INTO lead_scores ({columns}) {select} WHERE true ON CONFLICT (lead_id) DO UPDATE SET {changed}"
-        )
+        source = f"temp.{stage}" if self.dialect == "sqlite" else stage
+        columns = ", ".join(rows.column_names)
+        self.execute("DELETE FROM lead_scores")
+        self.execute(f"INSERT INTO lead_scores ({columns}) SELECT {columns} FROM {source} ORDER BY lead_id")
         self.execute(f"DROP TABLE {source}")
         return int(rows.num_rows)
 
@@ -621,29 +730,24 @@ def _members(table: pa.Table, column: str, names: tuple[str, ...], prefix: str) 
     return keep
 
 
-def score_rows(scores: BatchScores) -> pa.Table:
-    """lead_id, as_of, state (the JSON document `state_from_json` reads), behaviour, attributes, total."""
-    raw = [
-        f"""CASE WHEN "{matches_column(r)}" > 0 THEN '"{r}": ' || "{raw_column(r)}"::VARCHAR END"""
-        for r in scores.rule_ids
-    ]
-    counts = [
-        f"""CASE WHEN "{matches_column(r)}" > 0 THEN '"{r}": ' || "{matches_column(r)}"::VARCHAR END"""
-        for r in scores.rule_ids
-    ]
-    members = (
-        ("concat_ws(', ', " + ", ".join(raw) + ")", "concat_ws(', ', " + ", ".join(counts) + ")")
-        if scores.rule_ids
-        else ("''", "''")
+def score_rows(scores: BatchScores, version: int, scored_at: datetime) -> pa.Table:
+    """The lead_scores rows of `scores`, as Arrow, with each state as its binary record."""
+    leads, layout = scores.leads, scores.layout
+    records = layout.encode(scores.states)
+    offsets = np.arange(0, (leads + 1) * layout.width, layout.width, dtype=np.int64)
+    state = pa.Array.from_buffers(pa.large_binary(), leads, [None, pa.py_buffer(offsets), pa.py_buffer(records)])
+    return pa.table(
+        {
+            "lead_id": pa.array(scores.lead_id),
+            "pact_version": pa.array(np.full(leads, version, dtype=np.int32)),
+            "as_of": pa.array(scores.as_of, mask=scores.as_of == NO_INSTANT),
+            "state": state.cast(pa.binary()),
+            "behaviour": pa.array(scores.behaviour),
+            "attributes": pa.array(scores.attributes),
+            "total": pa.array(scores.total),
+            "scored_at": pa.array(np.full(leads, to_micros(scored_at), dtype=np.int64)),
+        }
     )
-    with duckdb.connect() as con:
-        con.register("scores", scores.table)
-        return con.sql(
-            "SELECT lead_id, as_of, "
-            f"""'{{"raw": {{' || {members[0]} || '}}, "matches": {{' || {members[1]} || '}}, "actions": ' """
-            "|| to_json(actions)::VARCHAR || '}' AS state, "
-            "behaviour, attributes, total FROM scores"
-        ).to_arrow_table()
 
 
 def rescore_store(store: ArrowStore, pact: Pact, version: int, at: datetime) -> BatchRun:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, selec
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import from_micros
 from leadpact.domain.lead import Lead, normalise_email
 from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
@@ -436,19 +437,6 @@ class Inbox:
         return ids
 
 
-def state_to_json(state: ScoreState) -> dict[str, Any]:
-    return {"raw": dict(state.raw), "matches": dict(state.matches), "actions": sorted(state.actions)}
-
-
-def state_from_json(as_of: datetime | None, data: Mapping[str, Any]) -> ScoreState:
-    return ScoreState(
-        as_of=as_of,
-        raw={k: float(v) for k, v in data.get("raw", {}).items()},
-        matches={k: int(v) for k, v in data.get("matches", {}).items()},
-        actions=frozenset(data.get("actions", [])),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class StoredScore:
     pact_version: int
@@ -463,13 +451,22 @@ class Scores:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
 
-    def get_many(self, lead_ids: Iterable[int]) -> dict[int, StoredScore]:
+    def current(self, lead_ids: Iterable[int], version: int, pact: Pact) -> dict[int, StoredScore]:
+        """The stored scores of these leads that were computed under pact `version`.
+
+        A score stored under another version is stale (its state is laid out for that version's
+        rules) and is left out: the caller recomputes it from the lead's activities.
+        """
+        layout = StateLayout.of(pact)
         found: dict[int, StoredScore] = {}
         for part in chunks(sorted(set(lead_ids))):
-            for row in self.c.execute(select(t.lead_scores).where(t.lead_scores.c.lead_id.in_(part))):
+            query = select(t.lead_scores).where(
+                t.lead_scores.c.lead_id.in_(part), t.lead_scores.c.pact_version == version
+            )
+            for row in self.c.execute(query):
                 found[row.lead_id] = StoredScore(
                     pact_version=row.pact_version,
-                    state=state_from_json(row.as_of, row.state),
+                    state=layout.from_record(row.as_of, row.state),
                     behaviour=row.behaviour,
                     attributes=row.attributes,
                     total=row.total,

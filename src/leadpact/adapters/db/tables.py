@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -169,7 +170,7 @@ lead_scores = Table(
     Column("lead_id", ForeignKey("leads.id"), primary_key=True),
     Column("pact_version", ForeignKey("pact_versions.version"), nullable=False),
     Column("as_of", Instant),
-    Column("state", JSON, nullable=False),  # {"raw": {rule: value}, "matches": {rule: n}, "actions": [...]}
+    Column("state", LargeBinary, nullable=False),  # fixed-width record, see adapters/db/score_state.py
     Column("behaviour", Float, nullable=False),
     Column("attributes", Float, nullable=False),
     Column("total", Float, nullable=False),
