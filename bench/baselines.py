@@ -126,8 +126,8 @@ def _number(value: float | None) -> str:
 def scoring_sql(pact: Pact, at: int, dialect: str) -> list[str]:
     """Statements that leave temp tables `per_rule` and `totals` (lead_id, as_of, total, total_at, actions).
 
-    Inputs: `a(lead_id, type, occurred_at, url)` and `l(lead_id, email, industry, employees,
-    title, is_competitor)` with plain (decoded) values.
+    Inputs: `a(lead_id, type, occurred_at, url)` and `l(lead_id, email_domain, industry, employees,
+    title, is_competitor)` with plain (decoded) values, the domain derived as the snapshot derives it.
     """
     glob = "url GLOB '*/pricing*'" if dialect == "sqlite" else f"regexp_full_match(url, '{glob_regex('*/pricing*')}')"
     actions = "group_concat(DISTINCT type)" if dialect == "sqlite" else "list(DISTINCT type ORDER BY type)"
@@ -136,7 +136,7 @@ def scoring_sql(pact: Pact, at: int, dialect: str) -> list[str]:
         if dialect == "sqlite"
         else "regexp_matches(title, '部長|課長|本部長|取締役|Manager|Director')"
     )
-    domain = "substr(email, instr(email, '@') + 1)"
+    domain = "email_domain"
     least = "min" if dialect == "sqlite" else "least"
     return [
         "DROP TABLE IF EXISTS per_rule",
@@ -193,7 +193,7 @@ class PlainTables:
     """The snapshot with its JSON members decoded, as SQL baselines get it (decoding not timed)."""
 
     activities: pa.Table  # lead_id, type, occurred_at, url
-    leads: pa.Table  # lead_id, email, industry, employees, title, is_competitor
+    leads: pa.Table  # lead_id, email_domain, industry, employees, title, is_competitor
 
 
 def plain_tables(activities: pa.Table, leads: pa.Table, fields: tuple[str, ...]) -> PlainTables:
@@ -205,7 +205,7 @@ def plain_tables(activities: pa.Table, leads: pa.Table, fields: tuple[str, ...])
         ).to_arrow_table()
         column = {name: f"f{i}" for i, name in enumerate(fields)}
         plain_leads = con.sql(
-            "SELECT lead_id, email, "
+            f"SELECT lead_id, json_extract_string(NULLIF({column['email_domain']}, ''), '$') AS email_domain, "
             f"json_extract_string(NULLIF({column['industry']}, ''), '$') AS industry, "
             f"TRY_CAST(json_extract_string(NULLIF({column['employees']}, ''), '$') AS DOUBLE) AS employees, "
             f"json_extract_string(NULLIF({column['title']}, ''), '$') AS title, "
@@ -220,7 +220,7 @@ def load_sqlite(tables: PlainTables) -> sqlite3.Connection:
     connection = sqlite3.connect(":memory:")
     connection.execute("CREATE TABLE a (lead_id INTEGER, type TEXT, occurred_at INTEGER, url TEXT)")
     connection.execute(
-        "CREATE TABLE l (lead_id INTEGER PRIMARY KEY, email TEXT, industry TEXT, employees REAL, title TEXT, "
+        "CREATE TABLE l (lead_id INTEGER PRIMARY KEY, email_domain TEXT, industry TEXT, employees REAL, title TEXT, "
         "is_competitor INTEGER)"
     )
     connection.executemany(

@@ -176,7 +176,7 @@ def properties(kind: str, detail: int) -> dict[str, Any]:
 
 
 def snapshot(data: Dataset, pact: Pact) -> Snapshot:
-    """The data as `ArrowStore.read_snapshot` would hand it over, built without a store."""
+    """The data as `ArrowStore.read_snapshot` hands it over (text dictionary-encoded), built without a store."""
     layout = SnapshotLayout.of(pact)
     if layout.properties != ("url",):
         raise ValueError("the generator only knows the example pact's url property")
@@ -188,9 +188,9 @@ def snapshot(data: Dataset, pact: Pact) -> Snapshot:
     activities = pa.table(
         {
             "lead_id": pa.array(data.lead_id),
-            "type": types.take(pa.array(data.type_code.astype(np.int64))),
+            "type": pa.DictionaryArray.from_arrays(pa.array(data.type_code.astype(np.int32)), types),
             "occurred_at": pa.array(data.occurred_at),
-            "p0": url_json.take(pa.array(url_index.astype(np.int64))),
+            "p0": pa.DictionaryArray.from_arrays(pa.array(url_index.astype(np.int32)), url_json),
         }
     )
     columns: dict[str, Any] = {

@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from bench import baselines
 from bench.generate import END, END_MICROS, TIERS, URL_POOL, Dataset, _url, dataset, new_events, snapshot, store_file
-from leadpact.adapters.analytics.scoring import score_snapshot, stop_worker, worker_pid
+from leadpact.adapters.analytics.scoring import BatchScores, score_snapshot, stop_worker, worker_pid
 from leadpact.adapters.db.engine import make_engine
+from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.store import Store
 from leadpact.domain.pact import Pact
-from leadpact.domain.scoring import Activity, property_matches, score_activities
+from leadpact.domain.scoring import Activity, ScoreState, property_matches, score
 from leadpact.services.rescore import rescore_all, rescore_incremental
 
 SLOW = 5.0  # a baseline slower than this runs once, not best-of-3
@@ -80,9 +80,8 @@ def w1(data: Dataset, pact: Pact) -> dict[str, Any]:
 
     best, times, scores = timed(lambda: score_snapshot(snap, pact, at))
     variants.append(Variant("ours: score_snapshot (Arrow + NumPy)", best, times, _runs_note(times)))
-    table = scores.table
-    ours_at = dict(zip(table.column("lead_id").to_pylist(), table.column("total_at").to_pylist(), strict=True))
-    ours_now = dict(zip(table.column("lead_id").to_pylist(), table.column("total").to_pylist(), strict=True))
+    ours_at = dict(zip(scores.lead_id.tolist(), scores.total_at.tolist(), strict=True))
+    ours_now = dict(zip(scores.lead_id.tolist(), scores.total.tolist(), strict=True))
     agreement: dict[str, float] = {}
 
     # The plain fold gets Python lists (conversion not timed: favourable to it).
@@ -122,7 +121,7 @@ def w1(data: Dataset, pact: Pact) -> dict[str, Any]:
     duck = dict(zip(result.column("lead_id").to_pylist(), result.column("total_at").to_pylist(), strict=True))
     agreement["DuckDB SQL"] = _max_difference(ours_at, duck)
 
-    encoded = _encoded(data, pact, table)
+    encoded = _encoded(data, pact, scores)
     best, times, ceiling = timed(lambda: baselines.numpy_ceiling(encoded, pact, END_MICROS))
     variants.append(
         Variant(
@@ -140,7 +139,7 @@ def w1(data: Dataset, pact: Pact) -> dict[str, Any]:
     }
 
 
-def _encoded(data: Dataset, pact: Pact, ours: pa.Table) -> baselines.Encoded:
+def _encoded(data: Dataset, pact: Pact, ours: BatchScores) -> baselines.Encoded:
     """One row per (activity, rule it hits), as integers; built untimed, with the domain's glob."""
     rules = pact.scoring.behaviour
     types = data.types
@@ -161,7 +160,7 @@ def _encoded(data: Dataset, pact: Pact, ours: pa.Table) -> baselines.Encoded:
         lead=np.concatenate(lead),
         rule=np.concatenate(rule),
         at=np.concatenate(at),
-        fit=np.asarray(ours.column("attributes").to_numpy()),
+        fit=ours.attributes,
         leads=data.tier.leads,
     )
 
@@ -282,19 +281,21 @@ def _fetchall_loop(path: Path, pact: Pact) -> None:
 
 
 def _n_plus_one(engine: Any, pact: Pact, leads: list[int]) -> None:
+    layout = StateLayout.of(pact)
     with Store(engine) as store:
         for lead_id in leads:
             lead = store.leads.get(lead_id)
             assert lead is not None
             activities = [Activity(r.type, r.occurred_at, r.properties) for r in store.activities.of_lead(lead_id)]
-            breakdown = score_activities(pact, 1, activities, lead.scoring_attributes(), END)
+            state = ScoreState().fold_all(pact, activities)
+            breakdown = score(pact, 1, state, lead.scoring_attributes(), state.as_of or END)
             store.scores.save(
                 [
                     {
                         "lead_id": lead_id,
                         "pact_version": 1,
-                        "as_of": max((a.at for a in activities), default=None),
-                        "state": {},
+                        "as_of": state.as_of,
+                        "state": layout.to_record(state),
                         "behaviour": breakdown.behaviour,
                         "attributes": breakdown.attributes,
                         "total": breakdown.total,
@@ -314,7 +315,8 @@ def _in_sqlite(path: Path, pact: Pact) -> None:
             "CASE WHEN type = 'page_view' THEN json_extract(properties, '$.url') END AS url FROM activities"
         )
         connection.execute(
-            "CREATE TEMP VIEW l AS SELECT id AS lead_id, email, json_extract(attributes, '$.industry') AS industry, "
+            "CREATE TEMP VIEW l AS SELECT id AS lead_id, substr(email, instr(email, '@') + 1) AS email_domain, "
+            "json_extract(attributes, '$.industry') AS industry, "
             "json_extract(attributes, '$.employees') AS employees, json_extract(attributes, '$.title') AS title, "
             "coalesce(json_extract(attributes, '$.is_competitor'), 0) AS is_competitor FROM leads"
         )
