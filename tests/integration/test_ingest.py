@@ -281,3 +281,20 @@ def test_a_backdated_sql_move_is_judged_on_what_had_happened_by_then(app: App) -
     report = ingest(app.engine, app.clock, lines([bant, quote, backdated]))
     assert [r.event_id for r in report.rejected] == ["q2"]
     assert "any of consultation_request, quote_request" in report.rejected[0].reason
+
+
+def test_an_attribute_change_rewrites_the_stored_score(app: App) -> None:
+    # The incremental rescore reuses the stored attribute points, so every attribute change
+    # must rewrite them, even with no new activity.
+    sign_example_pact(app)
+    ingest(app.engine, app.clock, lines(marketing_events()[:2]))  # fit 25, download 20
+
+    def stored() -> tuple[float, float]:
+        with app.engine.connect() as connection:
+            row = connection.execute(select(t.lead_scores.c.attributes, t.lead_scores.c.total)).one()
+        return row.attributes, row.total
+
+    assert stored() == (25.0, 45.0)
+    smaller = {**FIT, "employees": 20}  # the size rule (10 pts) no longer holds
+    ingest(app.engine, app.clock, lines([event("lead_upsert", T1 + timedelta(days=1), attributes=smaller)]))
+    assert stored() == (15.0, 35.0)

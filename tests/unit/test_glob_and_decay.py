@@ -321,3 +321,20 @@ def test_in_reads_each_option_as_eq_does(options: tuple[object, ...], actual: ob
     assert condition_holds(condition, {"x": actual}) is holds  # type: ignore[dict-item]
     one_by_one = [AttributeCondition.model_validate({"field": "x", "op": "eq", "value": o}) for o in options]
     assert any(condition_holds(c, {"x": actual}) for c in one_by_one) is holds  # type: ignore[dict-item]
+
+
+def test_a_short_half_life_over_a_long_span_keeps_each_leads_own_points() -> None:
+    # Half a day against 1,000 days between the leads: a weight taken against the newest
+    # activity of all would underflow to 0 for lead 2, so the engine folds per lead instead.
+    pact = pact_with(rule(half_life_days=0.5, cap=None))
+    layout = SnapshotLayout.of(pact)
+    times = [T, ago(1000), ago(1000.5)]
+    snapshot = Snapshot.of(
+        layout,
+        pa.table({"lead_id": [1, 2, 2], "type": ["download"] * 3, "occurred_at": [to_micros(t) for t in times]}),
+        pa.table({"lead_id": [1, 2]}),
+    )
+    table = score_snapshot(snapshot, pact, T).table
+    assert table.column(raw_column("r")).to_pylist() == [10.0, 15.0]  # at each lead's own as_of
+    assert table.column("as_of").to_pylist() == [to_micros(T), to_micros(ago(1000))]
+    assert table.column("total_at").to_pylist() == [10.0, 0.0]  # 15 × 2 ** -2000 at T

@@ -138,7 +138,9 @@ def rescore_incremental(
         fits = _attributes_of(store, stale)
         attributes[~current] = [judge.points(fits.get(i, {})) for i in stale]
 
-    as_of, states = classifier.fold(len(ids), blocks, Carry(carry_as_of, carry))
+    every = np.concatenate([block.at for block in blocks])
+    span = (int(every.min()), int(every.max())) if len(every) else (0, 0)
+    as_of, states = classifier.fold(len(ids), blocks, span, Carry(carry_as_of, carry))
     scores = classifier.totals(lead_ids, as_of, states, attributes, scored_at)
     _save(store, scores, version, scored_at)
     return len(ids)

@@ -38,6 +38,8 @@ reads and writes through ADBC, never through SQLAlchemy connections).
 from __future__ import annotations
 
 import atexit
+import ctypes
+import ctypes.util
 import json
 import math
 import os
@@ -47,7 +49,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -253,15 +255,27 @@ def score_snapshot(snapshot: Snapshot, pact: Pact, at: datetime) -> BatchScores:
     leads = snapshot.leads
     lead_ids = _int64s(leads.column("lead_id"))
     classifier = RowClassifier(pact)
-    blocks = [
-        classifier.block(batch, _Positions(lead_ids))
-        for batch in snapshot.activities.to_batches(max_chunksize=BLOCK_ROWS)
-    ]
-    as_of, states = classifier.fold(len(lead_ids), blocks)
+    # Every class must be known before the fold lays out its tables: classify first.
+    positions = _Positions(lead_ids)
+    blocks = [classifier.block(batch, positions) for batch in snapshot.activities.to_batches(max_chunksize=BLOCK_ROWS)]
+    as_of, states = classifier.fold(len(lead_ids), blocks, _span(snapshot.activities.column("occurred_at")))
     return classifier.totals(lead_ids, as_of, states, _attribute_points(pact, snapshot.layout, leads), to_micros(at))
 
 
+# JSON members decode with control characters allowed (the derived e-mail domain escapes only
+# quotes and backslashes); one decoder, as json.loads(strict=False) builds one per call.
+_JSON = json.JSONDecoder(strict=False)
 BLOCK_ROWS = 1 << 18  # rows handled at once: their temporaries stay in cache and are reused
+# Largest decay exponent (in powers of 2) a weight may take before it could lose precision to
+# underflow: float64 goes subnormal below 2 ** -1022.
+MAX_EXPONENT = 960.0
+
+
+def _span(occurred: pa.ChunkedArray) -> tuple[int, int]:
+    """Oldest and newest instant of an occurred_at column (0, 0 when empty)."""
+    extremes = pc.min_max(occurred)
+    low, high = extremes["min"].as_py(), extremes["max"].as_py()
+    return (0, 0) if low is None else (int(low), int(high))
 
 
 def _int64s(column: pa.ChunkedArray | pa.Array) -> Int64s:
@@ -279,7 +293,7 @@ class _Positions:
     """Finds each activity's lead: its row in the snapshot's leads (whose ids are unique)."""
 
     def __init__(self, keys: Int64s) -> None:
-        self.keys, self.table, self.base = keys, None, 0
+        self.keys, self.table, self.base, self.dense = keys, None, 0, False
         if len(keys) == 0:
             return
         low, high = int(keys.min()), int(keys.max())
@@ -288,9 +302,12 @@ class _Positions:
             self.base = 0 if 0 <= low < (1 << 20) else low  # ids near 0: index by id, no subtraction
             table = np.full(high - self.base + 1, -1, dtype=np.int32)
             table[keys - self.base] = np.arange(len(keys), dtype=np.int32)
-            if int(np.count_nonzero(table >= 0)) != len(keys):
+            found = int(np.count_nonzero(table >= 0))
+            if found != len(keys):
                 raise ValueError("lead ids in the snapshot are not unique")
             self.table = table
+            # No holes between the smallest and the largest id: an id inside that range is known.
+            self.dense, self.low = found == high - low + 1, low
         else:
             self.order = np.argsort(keys, kind="stable")
             self.ordered = keys[self.order]
@@ -304,6 +321,8 @@ class _Positions:
             table, base = self.table, self.base
             if len(wanted) and int(wanted.min()) >= base and int(wanted.max()) - base < len(table):
                 found = table[wanted - base if base else wanted]
+                if self.dense and int(wanted.min()) >= self.low:
+                    return found
             else:
                 found = np.full(len(wanted), -1, dtype=np.int32)
                 inside = (wanted >= base) & (wanted - base < len(table))
@@ -346,7 +365,8 @@ class RowClassifier:
         self._slots: dict[tuple[str, int], int] = {}
         self.slot_type: list[int] = [-1]  # action index per slot (slot 0: types the pact does not score)
         self.class_hits: list[tuple[int, ...]] = []  # the rules each class (slot - 1) hits
-        self._verdicts: dict[tuple[int, str | None], int] = {}  # (globbed rule, JSON text) -> verdict bit
+        self._verdicts: dict[tuple[int, str | None], int] = {}  # (globbed rule, JSON text) -> verdict
+        self._last_bits: dict[int, tuple[pa.Array, Codes]] = {}
 
     @property
     def slots(self) -> int:
@@ -372,16 +392,28 @@ class RowClassifier:
             self._slots[key] = found
         return found
 
-    def _bits(self, values: list[Any], bit: int, rule_index: int) -> Codes:
+    def _bits(self, dictionary: pa.Array, bit: int, rule_index: int) -> Codes:
+        """Rule `rule_index`'s verdict per code of a property column's dictionary, shifted to `bit`.
+
+        Record batches of one snapshot usually share their dictionary: the last one is remembered.
+        """
+        last = self._last_bits.get(rule_index)
+        if last is not None and (last[0] is dictionary or last[0].equals(dictionary)):
+            return last[1] << bit
+        out = self._verdict_codes(dictionary.to_pylist(), rule_index)
+        self._last_bits[rule_index] = (dictionary, out)
+        return out << bit
+
+    def _verdict_codes(self, values: list[Any], rule_index: int) -> Codes:
         rule = self.rules[rule_index]
         out = np.zeros(len(values) + 1, dtype=np.int32)  # the last code: null
         for code, text in enumerate(values):
             key = (rule_index, text)
             verdict = self._verdicts.get(key)
             if verdict is None:
-                value = None if text is None or text == "" else json.loads(text, strict=False)
+                value = None if text is None or text == "" else _JSON.decode(text)
                 verdict = self._verdicts[key] = int(property_matches(rule, value))
-            out[code] = verdict << bit
+            out[code] = verdict
         return out
 
     def block(self, batch: pa.RecordBatch, positions: Callable[[Int64s], Codes]) -> _Block:
@@ -401,7 +433,7 @@ class RowClassifier:
                 match = self.rules[i].match
                 assert match is not None
                 column = batch.column(self.snapshot_layout.property_column(match.property))
-                keys |= self._bits(column.dictionary.to_pylist(), bit, i)[_codes(column, null=True)]
+                keys |= self._bits(column.dictionary, bit, i)[_codes(column, null=True)]
             # The (type, verdicts) combinations that occur, each mapped to its slot once.
             if (len(type_names) << width) <= MAX_CLASS_TABLE:
                 combos = np.flatnonzero(np.bincount(keys, minlength=len(type_names) << width))
@@ -437,50 +469,75 @@ class RowClassifier:
             slot[row] = found
         return _Block(lead, slot, at)
 
-    def fold(self, leads: int, blocks: Sequence[_Block], carry: Carry | None = None) -> tuple[Int64s, StateMatrix]:
+    def fold(
+        self, leads: int, blocks: Iterable[_Block], span: tuple[int, int], carry: Carry | None = None
+    ) -> tuple[Int64s, StateMatrix]:
         """Each lead's as_of and state after folding in the blocks' rows (onto `carry`, if given).
 
         as_of is the newest row that hits a rule (or the carried one, if newer); each rule's raw
         value is the sum of its points decayed to as_of, plus the carried raw decayed from the
-        carried as_of. Rows may come in any order.
+        carried as_of. Rows may come in any order. `span` is (oldest, newest) occurred_at of
+        the rows.
+
+        Decay composes, so each row's weight is taken relative to the newest row (`span[1]`)
+        and each lead's sums are scaled to its own as_of at the end: one pass over the rows,
+        with counts and decayed sums accumulated together (the imaginary and real parts of one
+        complex cell per lead and rule: one random memory access instead of two). Where a
+        half-life is so short against the span that a weight could underflow, the weights are
+        taken relative to each lead's as_of instead, which needs as_of first: two passes.
         """
-        slots = self.slots
-        hits = np.array([False] + [bool(h) for h in self.class_hits])
+        rules, layers = self.layout.rules, self._layers()
+        newest = span[1]
+        one_pass = all(abs(_per_micro(_half_life(r))) * (span[1] - span[0]) < MAX_EXPONENT for r in self.rules)
+        rows: Iterable[_Block] = blocks if one_pass else list(blocks)
         as_of = np.full(leads, NO_INSTANT, dtype=np.int64) if carry is None else carry.as_of.copy()
-        counts = np.zeros(leads * slots, dtype=np.int64)
-        keys = []
-        for block in blocks:
-            np.maximum.at(as_of, block.lead, np.where(hits[block.slot], block.at, NO_INSTANT))
-            key = block.lead.astype(np.intp)
-            key *= slots
-            key += block.slot
-            np.add.at(counts, key, 1)
-            keys.append(key)
-        # One decayed sum per half-life a class needs (almost always one per class).
-        half_lives: list[list[float]] = [[]] + [sorted({_half_life(self.rules[i]) for i in h}) for h in self.class_hits]
-        depth = max(len(h) for h in half_lives)
-        sums = [np.zeros(leads * slots) for _ in range(depth)]
-        for j in range(depth):
-            per_slot = np.array([_per_micro(h[j]) if j < len(h) else 0.0 for h in half_lives])
-            for block, key in zip(blocks, keys, strict=True):
-                # (as_of - at) in microseconds times minus 1 / (µs per day × half-life): the exponent of 2.
-                weights = (as_of[block.lead] - block.at).astype(np.float64)
-                weights *= per_slot[block.slot]
-                np.exp2(weights, out=weights)
-                np.add.at(sums[j], key, weights)
-        counts2 = counts.reshape(leads, slots)
-        rules = self.layout.rules
-        raw = np.zeros((leads, rules))
-        matches = np.zeros((leads, rules), dtype=np.int64)
-        for slot in range(1, slots):
-            for r in self.class_hits[slot - 1]:
-                j = half_lives[slot].index(_half_life(self.rules[r]))
-                raw[:, r] += sums[j].reshape(leads, slots)[:, slot]
-                matches[:, r] += counts2[:, slot]
-        raw *= np.array([rule.points for rule in self.rules], dtype=np.float64)
-        actions = np.zeros((leads, self.layout.actions), dtype=np.bool_)
-        for slot in range(1, slots):
-            actions[:, self.slot_type[slot]] |= counts2[:, slot] > 0
+        # One cell per rule and lead, rule-major (each rule's leads contiguous), plus a last row
+        # of cells that absorbs the rows hitting no rule.
+        cells = np.zeros((rules + 1) * leads, dtype=np.complex128)
+        actions = np.zeros((self.layout.actions, leads), dtype=np.bool_)  # type-major too
+        hits = np.array([False] + [bool(h) for h in self.class_hits])
+        bare = np.flatnonzero(~hits[1:]) + 1  # classes of a scored type that hit no rule: actions only
+        slot_type = np.array(self.slot_type, dtype=np.intp)
+        if not one_pass:
+            for block in rows:
+                np.maximum.at(as_of, block.lead, np.where(hits[block.slot], block.at, NO_INSTANT))
+        for block in rows:
+            if one_pass:
+                np.maximum.at(as_of, block.lead, np.where(hits[block.slot], block.at, NO_INSTANT))
+            lead, slot, at = block.lead, block.slot, block.at
+            for depth, (rule_of, per_micro) in enumerate(layers):
+                if depth:  # a row hitting several rules adds to each: rare, so only those rows
+                    more = np.flatnonzero(rule_of[slot] < rules)
+                    lead, slot, at = lead[more], slot[more], at[more]
+                key = (rule_of * leads)[slot]
+                key += lead
+                # 2 ** ((reference - at) × minus 1 / (µs per day × half-life)): the weight's decay.
+                lag = (newest - at) if one_pass else (as_of[lead] - at)
+                weight = lag.astype(np.float64)
+                weight *= per_micro[slot]
+                np.exp2(weight, out=weight)
+                np.add.at(cells, key, weight + 1j)
+            if len(bare):
+                only = np.isin(block.slot, bare)
+                if only.any():
+                    actions[slot_type[block.slot[only]], block.lead[only]] = True
+        table = cells.reshape(rules + 1, leads)[:rules]
+        raw, matches = np.ascontiguousarray(table.real), table.imag.astype(np.int64)
+        del cells, table
+        if one_pass:
+            # Back from the reference to each lead's as_of: a factor ≥ 1 per half-life.
+            ahead = (np.where(as_of != NO_INSTANT, as_of, newest) - newest).astype(np.float64)
+            factors: dict[float, Floats] = {}
+            for r, rule in enumerate(self.rules):
+                if rule.half_life_days is not None:
+                    factor = factors.get(rule.half_life_days)
+                    if factor is None:
+                        factor = factors[rule.half_life_days] = np.exp2(ahead * _per_micro(rule.half_life_days))
+                    raw[r] *= factor
+        for r, rule in enumerate(self.rules):
+            raw[r] *= rule.points
+            actions[self.layout.action_types.index(rule.activity)] |= matches[r] > 0
+        raw, matches, actions = raw.T, matches.T, actions.T  # (leads, rules) and (leads, types) views
         if carry is not None:
             before = carry.as_of != NO_INSTANT
             shift = np.where(before, as_of - np.where(before, carry.as_of, 0), 0).astype(np.float64)
@@ -489,6 +546,19 @@ class RowClassifier:
             matches += carry.states.matches
             actions |= carry.states.actions
         return as_of, StateMatrix(raw, matches, actions)
+
+    def _layers(self) -> list[tuple[npt.NDArray[np.intp], Floats]]:
+        """Per depth d: for each slot, the cell of the d-th rule its class hits (rules + 1: none) and
+        that rule's decay exponent per microsecond."""
+        rules = self.layout.rules
+        depth = max((len(h) for h in self.class_hits), default=0) or 1
+        layers = []
+        for d in range(depth):
+            chosen = [None] + [h[d] if d < len(h) else None for h in self.class_hits]
+            rule_of = np.array([rules if r is None else r for r in chosen], dtype=np.intp)
+            per_micro = np.array([0.0 if r is None else _per_micro(_half_life(self.rules[r])) for r in chosen])
+            layers.append((rule_of, per_micro))
+        return layers
 
     def totals(self, lead_ids: Int64s, as_of: Int64s, states: StateMatrix, attributes: Floats, at: int) -> BatchScores:
         """Behaviour (capped per rule) at as_of and at `at`, plus the attribute points."""
@@ -546,7 +616,7 @@ def _half_life(rule: BehaviourRule) -> float:
 
 
 def _decay(rule: BehaviourRule, elapsed_days: Floats) -> Floats | float:
-    return 1.0 if rule.half_life_days is None else np.power(0.5, elapsed_days / rule.half_life_days)
+    return 1.0 if rule.half_life_days is None else np.exp2(elapsed_days * (-1.0 / rule.half_life_days))
 
 
 def _capped(rule: BehaviourRule, raw: Floats) -> Floats:
@@ -565,7 +635,7 @@ def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Fl
             for text in [*chunk.dictionary.to_pylist(), None]:  # the last code: null
                 verdict = verdicts.get(text)
                 if verdict is None:
-                    value = None if text is None or text == "" else json.loads(text, strict=False)
+                    value = None if text is None or text == "" else _JSON.decode(text)
                     verdict = verdicts[text] = condition_holds(rule, {rule.field: value})
                 holds.append(verdict)
             hit = np.array(holds, dtype=np.bool_)[_codes(chunk, null=True)]
@@ -843,8 +913,29 @@ def stop_worker() -> None:
         _worker = None
 
 
+def keep_freed_memory() -> bool:
+    """Have glibc keep large freed blocks for reuse instead of returning them to the system.
+
+    A rebuild allocates and frees arrays of tens to hundreds of MB. By default glibc maps each
+    anew and unmaps it on free, so every rebuild pays the kernel's page faults on fresh memory
+    again; on the reference VM those cost more than the arithmetic (docs/benchmarks.md). The
+    worker is a long-lived batch process, so it keeps its peak instead. False where this is
+    not glibc (nothing changes there).
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # from <malloc.h>
+    return bool(
+        mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 34) and mallopt(m_top_pad, 64 << 20)
+    )
+
+
 def serve_worker() -> None:
     """The worker's loop: one request (url, pact, version, at) in, ("ok", BatchRun) or ("error", exception) out."""
+    keep_freed_memory()
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the replies
