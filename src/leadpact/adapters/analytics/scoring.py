@@ -80,6 +80,7 @@ Bools = npt.NDArray[np.bool_]
 # Above this many (type, glob-verdict) combinations the class lookup table is built from the
 # combinations that occur (a sort) instead of from all possible ones.
 MAX_CLASS_TABLE = 1 << 20
+FULL_CLASS_TABLE = 1 << 12  # up to this many combinations, every one is classified up front
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +237,7 @@ class BatchScores:
         }
         for r, rule_id in enumerate(self.layout.rule_ids):
             columns[raw_column(rule_id)] = pa.array(np.ascontiguousarray(self.states.raw[:, r]))
-            columns[matches_column(rule_id)] = pa.array(np.ascontiguousarray(self.states.matches[:, r]))
+            columns[matches_column(rule_id)] = pa.array(self.states.matches[:, r].astype(np.int64))
         return pa.table(columns)
 
 
@@ -255,9 +256,9 @@ def score_snapshot(snapshot: Snapshot, pact: Pact, at: datetime) -> BatchScores:
     leads = snapshot.leads
     lead_ids = _int64s(leads.column("lead_id"))
     classifier = RowClassifier(pact)
-    # Every class must be known before the fold lays out its tables: classify first.
     positions = _Positions(lead_ids)
-    blocks = [classifier.block(batch, positions) for batch in snapshot.activities.to_batches(max_chunksize=BLOCK_ROWS)]
+    # Classified as the fold takes them, so each block's arrays are still in cache.
+    blocks = (classifier.block(batch, positions) for batch in snapshot.activities.to_batches(max_chunksize=BLOCK_ROWS))
     as_of, states = classifier.fold(len(lead_ids), blocks, _span(snapshot.activities.column("occurred_at")))
     return classifier.totals(lead_ids, as_of, states, _attribute_points(pact, snapshot.layout, leads), to_micros(at))
 
@@ -319,10 +320,11 @@ class _Positions:
             found = np.full(len(wanted), -1, dtype=np.int32)
         elif self.table is not None:
             table, base = self.table, self.base
-            if len(wanted) and int(wanted.min()) >= base and int(wanted.max()) - base < len(table):
+            low, high = (int(wanted.min()), int(wanted.max())) if len(wanted) else (base, base)
+            if low >= base and high - base < len(table):
                 found = table[wanted - base if base else wanted]
-                if self.dense and int(wanted.min()) >= self.low:
-                    return found
+                if self.dense and low >= self.low:
+                    return found  # every id in range is a lead's
             else:
                 found = np.full(len(wanted), -1, dtype=np.int32)
                 inside = (wanted >= base) & (wanted - base < len(table))
@@ -367,6 +369,8 @@ class RowClassifier:
         self.class_hits: list[tuple[int, ...]] = []  # the rules each class (slot - 1) hits
         self._verdicts: dict[tuple[int, str | None], int] = {}  # (globbed rule, JSON text) -> verdict
         self._last_bits: dict[int, tuple[pa.Array, Codes]] = {}
+        self._fold_tables: _FoldTables | None = None
+        self._tables_by_types: dict[tuple[str, ...], Codes] = {}
 
     @property
     def slots(self) -> int:
@@ -411,8 +415,7 @@ class RowClassifier:
             key = (rule_index, text)
             verdict = self._verdicts.get(key)
             if verdict is None:
-                value = None if text is None or text == "" else _JSON.decode(text)
-                verdict = self._verdicts[key] = int(property_matches(rule, value))
+                verdict = self._verdicts[key] = int(property_matches(rule, _member(text)))
             out[code] = verdict
         return out
 
@@ -421,8 +424,6 @@ class RowClassifier:
         types = batch.column("type")
         type_names: list[str] = types.dictionary.to_pylist()
         type_codes = _codes(types)
-        if len(type_codes) and int(type_codes.max()) >= len(type_names):
-            raise ValueError("activity type must not be null")
         if not self.globbed:
             table = np.array([self._slot(t, 0) for t in type_names], dtype=np.int32)
             slot = table[type_codes]
@@ -434,8 +435,12 @@ class RowClassifier:
                 assert match is not None
                 column = batch.column(self.snapshot_layout.property_column(match.property))
                 keys |= self._bits(column.dictionary, bit, i)[_codes(column, null=True)]
-            # The (type, verdicts) combinations that occur, each mapped to its slot once.
-            if (len(type_names) << width) <= MAX_CLASS_TABLE:
+            # Each (type, verdicts) combination mapped to its slot once: every combination when
+            # there are few (the table is then the same for every block of the snapshot), else
+            # those that occur.
+            if (len(type_names) << width) <= FULL_CLASS_TABLE:
+                table = self._combination_table(tuple(type_names), width)
+            elif (len(type_names) << width) <= MAX_CLASS_TABLE:
                 combos = np.flatnonzero(np.bincount(keys, minlength=len(type_names) << width))
                 table = np.zeros(len(type_names) << width, dtype=np.int32)
                 table[combos] = [self._slot(type_names[k >> width], k & ((1 << width) - 1)) for k in combos.tolist()]
@@ -447,6 +452,14 @@ class RowClassifier:
                 )
             slot = table[keys]
         return _Block(positions(_int64s(batch.column("lead_id"))), slot, _int64s(batch.column("occurred_at")))
+
+    def _combination_table(self, type_names: tuple[str, ...], width: int) -> Codes:
+        found = self._tables_by_types.get(type_names)
+        if found is None:
+            mask = (1 << width) - 1
+            slots = [self._slot(type_names[k >> width], k & mask) for k in range(len(type_names) << width)]
+            found = self._tables_by_types[type_names] = np.array(slots, dtype=np.int32)
+        return found
 
     def rows_block(
         self, lead: Codes, types: Sequence[str], properties: Sequence[Mapping[str, Any]], at: Int64s
@@ -486,7 +499,7 @@ class RowClassifier:
         half-life is so short against the span that a weight could underflow, the weights are
         taken relative to each lead's as_of instead, which needs as_of first: two passes.
         """
-        rules, layers = self.layout.rules, self._layers()
+        rules = self.layout.rules
         newest = span[1]
         one_pass = all(abs(_per_micro(_half_life(r))) * (span[1] - span[0]) < MAX_EXPONENT for r in self.rules)
         rows: Iterable[_Block] = blocks if one_pass else list(blocks)
@@ -495,35 +508,38 @@ class RowClassifier:
         # of cells that absorbs the rows hitting no rule.
         cells = np.zeros((rules + 1) * leads, dtype=np.complex128)
         actions = np.zeros((self.layout.actions, leads), dtype=np.bool_)  # type-major too
-        hits = np.array([False] + [bool(h) for h in self.class_hits])
-        bare = np.flatnonzero(~hits[1:]) + 1  # classes of a scored type that hit no rule: actions only
-        slot_type = np.array(self.slot_type, dtype=np.intp)
         if not one_pass:
             for block in rows:
+                hits = self._tables(leads).hits
                 np.maximum.at(as_of, block.lead, np.where(hits[block.slot], block.at, NO_INSTANT))
+        weights = np.empty(0, dtype=np.complex128)  # (decayed weight, count 1) per row, reused
         for block in rows:
+            # Blocks may be classified as they come: the tables grow with the classes seen.
+            tables = self._tables(leads)
             if one_pass:
-                np.maximum.at(as_of, block.lead, np.where(hits[block.slot], block.at, NO_INSTANT))
+                np.maximum.at(as_of, block.lead, np.where(tables.hits[block.slot], block.at, NO_INSTANT))
             lead, slot, at = block.lead, block.slot, block.at
-            for depth, (rule_of, per_micro) in enumerate(layers):
+            for depth, (cell_of, per_micro) in enumerate(tables.layers):
                 if depth:  # a row hitting several rules adds to each: rare, so only those rows
-                    more = np.flatnonzero(rule_of[slot] < rules)
+                    more = np.flatnonzero(cell_of[slot] < rules * leads)
                     lead, slot, at = lead[more], slot[more], at[more]
-                key = (rule_of * leads)[slot]
+                key = cell_of[slot]
                 key += lead
+                if len(weights) != len(key):
+                    weights = np.empty(len(key), dtype=np.complex128)
+                    weights.imag = 1.0
                 # 2 ** ((reference - at) × minus 1 / (µs per day × half-life)): the weight's decay.
-                lag = (newest - at) if one_pass else (as_of[lead] - at)
-                weight = lag.astype(np.float64)
-                weight *= per_micro[slot]
-                np.exp2(weight, out=weight)
-                np.add.at(cells, key, weight + 1j)
-            if len(bare):
-                only = np.isin(block.slot, bare)
+                lag = np.subtract(newest if one_pass else as_of[lead], at, dtype=np.float64)
+                lag *= per_micro[slot]
+                np.exp2(lag, out=weights.real)
+                np.add.at(cells, key, weights)
+            if len(tables.bare):
+                only = np.isin(block.slot, tables.bare)
                 if only.any():
-                    actions[slot_type[block.slot[only]], block.lead[only]] = True
+                    actions[tables.slot_type[block.slot[only]], block.lead[only]] = True
+        # Views into the cells, no copies: raw values are the real parts, counts the imaginary.
         table = cells.reshape(rules + 1, leads)[:rules]
-        raw, matches = np.ascontiguousarray(table.real), table.imag.astype(np.int64)
-        del cells, table
+        raw, matches = table.real, table.imag
         if one_pass:
             # Back from the reference to each lead's as_of: a factor ≥ 1 per half-life.
             ahead = (np.where(as_of != NO_INSTANT, as_of, newest) - newest).astype(np.float64)
@@ -547,18 +563,11 @@ class RowClassifier:
             actions |= carry.states.actions
         return as_of, StateMatrix(raw, matches, actions)
 
-    def _layers(self) -> list[tuple[npt.NDArray[np.intp], Floats]]:
-        """Per depth d: for each slot, the cell of the d-th rule its class hits (rules + 1: none) and
-        that rule's decay exponent per microsecond."""
-        rules = self.layout.rules
-        depth = max((len(h) for h in self.class_hits), default=0) or 1
-        layers = []
-        for d in range(depth):
-            chosen = [None] + [h[d] if d < len(h) else None for h in self.class_hits]
-            rule_of = np.array([rules if r is None else r for r in chosen], dtype=np.intp)
-            per_micro = np.array([0.0 if r is None else _per_micro(_half_life(self.rules[r])) for r in chosen])
-            layers.append((rule_of, per_micro))
-        return layers
+    def _tables(self, leads: int) -> _FoldTables:
+        """The fold's lookup tables per slot, rebuilt when a block brought new classes."""
+        if self._fold_tables is None or len(self._fold_tables.hits) != self.slots:
+            self._fold_tables = _FoldTables.of(self, leads)
+        return self._fold_tables
 
     def totals(self, lead_ids: Int64s, as_of: Int64s, states: StateMatrix, attributes: Floats, at: int) -> BatchScores:
         """Behaviour (capped per rule) at as_of and at `at`, plus the attribute points."""
@@ -581,6 +590,36 @@ class RowClassifier:
             total=behaviour + attributes,
             total_at=behaviour_at + attributes,
             states=states,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _FoldTables:
+    """Per slot: whether its class hits a rule, its action type, and per depth d the cell offset
+    of the d-th rule it hits (rule × leads; rules × leads for none) with that rule's decay
+    exponent per microsecond."""
+
+    hits: Bools
+    bare: Codes  # slots of a scored type whose class hits no rule: they count as actions only
+    slot_type: npt.NDArray[np.intp]
+    layers: list[tuple[npt.NDArray[np.intp], Floats]]
+
+    @classmethod
+    def of(cls, classifier: RowClassifier, leads: int) -> _FoldTables:
+        rules, class_hits = classifier.layout.rules, classifier.class_hits
+        hits = np.array([False] + [bool(h) for h in class_hits])
+        layers = []
+        for d in range(max((len(h) for h in class_hits), default=0) or 1):
+            chosen = [None] + [h[d] if d < len(h) else None for h in class_hits]
+            cell_of = np.array([(rules if r is None else r) * leads for r in chosen], dtype=np.intp)
+            rule_of = [None if r is None else classifier.rules[r] for r in chosen]
+            per_micro = np.array([0.0 if r is None else _per_micro(_half_life(r)) for r in rule_of])
+            layers.append((cell_of, per_micro))
+        return cls(
+            hits=hits,
+            bare=(np.flatnonzero(~hits[1:]) + 1).astype(np.int32),
+            slot_type=np.array(classifier.slot_type, dtype=np.intp),
+            layers=layers,
         )
 
 
@@ -623,6 +662,15 @@ def _capped(rule: BehaviourRule, raw: Floats) -> Floats:
     return raw if rule.cap is None else np.minimum(raw, rule.cap)
 
 
+def _member(text: str | None) -> Any:
+    """A JSON member's value (None when absent); plain strings skip the decoder."""
+    if text is None or text == "":
+        return None
+    if len(text) > 1 and text[0] == '"' and text[-1] == '"' and "\\" not in text:
+        return text[1:-1]
+    return _JSON.decode(text)
+
+
 def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Floats:
     """Sum of attribute points per lead; each condition evaluated once per distinct field value."""
     points = np.zeros(leads.num_rows)
@@ -635,8 +683,7 @@ def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Fl
             for text in [*chunk.dictionary.to_pylist(), None]:  # the last code: null
                 verdict = verdicts.get(text)
                 if verdict is None:
-                    value = None if text is None or text == "" else _JSON.decode(text)
-                    verdict = verdicts[text] = condition_holds(rule, {rule.field: value})
+                    verdict = verdicts[text] = condition_holds(rule, {rule.field: _member(text)})
                 holds.append(verdict)
             hit = np.array(holds, dtype=np.bool_)[_codes(chunk, null=True)]
             points[at : at + len(chunk)] += np.where(hit, rule.points, 0.0)

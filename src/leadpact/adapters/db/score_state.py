@@ -25,6 +25,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +43,7 @@ class StateMatrix:
     """Many leads' states as columns: one row per lead, one column per rule or action type."""
 
     raw: npt.NDArray[np.float64]  # (leads, R)
-    matches: npt.NDArray[np.int64]  # (leads, R)
+    matches: npt.NDArray[Any]  # (leads, R) counts: integers, or whole floats (the batch fold's views)
     actions: npt.NDArray[np.bool_]  # (leads, A)
 
     @classmethod
@@ -130,7 +131,7 @@ class StateLayout:
 
     def state(self, as_of: datetime | None, states: StateMatrix, row: int) -> ScoreState:
         """Row `row` of `states` as the domain's ScoreState (a rule appears once it has matched)."""
-        raw, matches = states.raw[row].tolist(), states.matches[row].tolist()
+        raw, matches = states.raw[row].tolist(), [int(n) for n in states.matches[row].tolist()]
         hit = [i for i, n in enumerate(matches) if n]
         return ScoreState(
             as_of=as_of,
