@@ -38,7 +38,7 @@ URLS = [
     "https://example.co.jp/Pricing",
     None,
 ]
-EMAILS = ["taro@gmail.com", "hanako@example.co.jp", "jiro@yahoo.co.jp", None]
+EMAILS = ["taro@gmail.com", "hanako@example.co.jp", "jiro@yahoo.co.jp", "saburo@x@gmail.com", "shiro@", None]
 ATTRIBUTES = st.fixed_dictionaries(
     {},
     optional={

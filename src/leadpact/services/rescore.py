@@ -31,6 +31,7 @@ from leadpact.adapters.analytics.scoring import (
     NO_INSTANT,
     BatchRun,
     BatchScores,
+    Bools,
     Carry,
     RowClassifier,
     rescore_in_store,
@@ -142,7 +143,7 @@ def rescore_incremental(
     span = (int(every.min()), int(every.max())) if len(every) else (0, 0)
     as_of, states = classifier.fold(len(ids), blocks, span, Carry(carry_as_of, carry))
     scores = classifier.totals(lead_ids, as_of, states, attributes, scored_at)
-    _save(store, scores, version, scored_at)
+    _save(store, scores, version, scored_at, current)
     return len(ids)
 
 
@@ -182,14 +183,22 @@ def _lock(store: Store, lead_ids: list[int]) -> None:
         store.connection.exec_driver_sql(f"SELECT id FROM leads WHERE id {where} ORDER BY id FOR UPDATE", (param,))
 
 
+def _cursor(store: Store) -> Any:
+    """A cursor of the unit of work's own driver connection (same transaction): plain tuples."""
+    return store.connection.connection.cursor()
+
+
 def _stored_scores(store: Store, lead_ids: list[int], version: int) -> dict[int, _Stored]:
     where, param = _ids_param(store, lead_ids)
     mark = "%s" if _postgres(store) else "?"
     query = f"SELECT lead_id, as_of, state, attributes FROM lead_scores WHERE lead_id {where} AND pact_version = {mark}"
-    return {
-        lead_id: _Stored(as_of, bytes(record), attributes)
-        for lead_id, as_of, record, attributes in store.connection.exec_driver_sql(query, (param, version))
-    }
+    cursor = _cursor(store)
+    try:
+        cursor.execute(query, (param, version))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return {lead_id: _Stored(as_of, bytes(record), attributes) for lead_id, as_of, record, attributes in rows}
 
 
 def _attributes_of(store: Store, lead_ids: list[int]) -> dict[int, dict[str, AttributeValue]]:
@@ -198,29 +207,45 @@ def _attributes_of(store: Store, lead_ids: list[int]) -> dict[int, dict[str, Att
     return {lead_id: scoring_attributes(email, _json(attributes) or {}) for lead_id, email, attributes in rows}
 
 
-def _save(store: Store, scores: BatchScores, version: int, scored_at: int) -> None:
+def _save(store: Store, scores: BatchScores, version: int, scored_at: int, current: Bools) -> None:
+    """Leads with a current score: UPDATE in place (version and attribute points are unchanged);
+    the others: INSERT, or replace a score stored under another version."""
     records = scores.layout.encode(scores.states)
     mark = "%s" if _postgres(store) else "?"
-    columns = ("pact_version", "as_of", "state", "behaviour", "attributes", "total", "scored_at")
     as_of = [None if a == NO_INSTANT else a for a in scores.as_of.tolist()]
-    rows = list(
-        zip(
-            scores.lead_id.tolist(),
-            [version] * scores.leads,
-            as_of,
-            [bytes(r) for r in records],
-            scores.behaviour.tolist(),
-            scores.attributes.tolist(),
-            scores.total.tolist(),
-            [scored_at] * scores.leads,
-            strict=True,
-        )
+    states = [bytes(r) for r in records]
+    lead_ids, behaviour, fits, totals = (
+        scores.lead_id.tolist(),
+        scores.behaviour.tolist(),
+        scores.attributes.tolist(),
+        scores.total.tolist(),
     )
-    store.connection.exec_driver_sql(
-        f"INSERT INTO lead_scores (lead_id, {', '.join(columns)}) VALUES ({', '.join([mark] * 8)}) "
-        "ON CONFLICT (lead_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns),
-        rows,
-    )
+    fresh = current.tolist()
+    updates = [
+        (as_of[i], states[i], behaviour[i], totals[i], scored_at, lead_ids[i]) for i in range(scores.leads) if fresh[i]
+    ]
+    inserts = [
+        (lead_ids[i], version, as_of[i], states[i], behaviour[i], fits[i], totals[i], scored_at)
+        for i in range(scores.leads)
+        if not fresh[i]
+    ]
+    columns = ("pact_version", "as_of", "state", "behaviour", "attributes", "total", "scored_at")
+    cursor = _cursor(store)
+    try:
+        if updates:
+            cursor.executemany(
+                f"UPDATE lead_scores SET as_of = {mark}, state = {mark}, behaviour = {mark}, total = {mark}, "
+                f"scored_at = {mark} WHERE lead_id = {mark}",
+                updates,
+            )
+        if inserts:
+            cursor.executemany(
+                f"INSERT INTO lead_scores (lead_id, {', '.join(columns)}) VALUES ({', '.join([mark] * 8)}) "
+                "ON CONFLICT (lead_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns),
+                inserts,
+            )
+    finally:
+        cursor.close()
 
 
 def _micros(value: datetime | int) -> int:

@@ -50,6 +50,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -152,7 +153,9 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     columns = []
     for field in schema:
         column = table.column(field.name)
-        if pa.types.is_dictionary(field.type):
+        if column.type == field.type:
+            pass
+        elif pa.types.is_dictionary(field.type):
             if pa.types.is_dictionary(column.type):
                 column = column.cast(pa.dictionary(pa.int32(), column.type.value_type))
             else:
@@ -466,21 +469,24 @@ class RowClassifier:
     ) -> _Block:
         """Rows given as Python values (the incremental path's few thousand): classified per row."""
         names = [self.rules[i].match.property for i in self.globbed]  # type: ignore[union-attr]
-        cache: dict[tuple[str, tuple[Any, ...]], int] = {}
-        slot = np.empty(len(types), dtype=np.int32)
-        for row, (kind, props) in enumerate(zip(types, properties, strict=True)):
-            values = tuple(_hashable(props.get(name)) for name in names)
-            key = (kind, values)
-            found = cache.get(key)
+        cache: dict[Any, int] = {}
+        slots = []
+        for kind, props in zip(types, properties, strict=True):
+            values = tuple(props.get(name) for name in names) if names else ()
+            try:
+                found = cache.get((kind, values))
+            except TypeError:  # a list or object property: key it by its JSON text
+                values = tuple(json.dumps(v, sort_keys=True) for v in values)
+                found = cache.get((kind, values))
             if found is None:
                 bits = 0
                 for bit, i in enumerate(self.globbed):
                     rule = self.rules[i]
                     if rule.activity == kind and property_matches(rule, props.get(names[bit])):
                         bits |= 1 << bit
-                found = cache[key] = self._slot(kind, bits)
-            slot[row] = found
-        return _Block(lead, slot, at)
+                found = cache[(kind, values)] = self._slot(kind, bits)
+            slots.append(found)
+        return _Block(lead, np.array(slots, dtype=np.int32), at)
 
     def fold(
         self, leads: int, blocks: Iterable[_Block], span: tuple[int, int], carry: Carry | None = None
@@ -631,10 +637,6 @@ class Carry:
     states: StateMatrix
 
 
-def _hashable(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | bool | None) else json.dumps(value, sort_keys=True)
-
-
 def _codes(column: pa.Array, null: bool = False) -> Codes:
     """A dictionary array's indices; nulls (allowed when `null`) get the code len(dictionary)."""
     indices = column.indices
@@ -738,7 +740,11 @@ class ArrowStore:
     def __enter__(self) -> ArrowStore:
         if self.dialect == "sqlite":
             self._connection = adbc_driver_sqlite.dbapi.connect(self._target, autocommit=True)
-            for pragma in (f"busy_timeout={int(self.busy_timeout_ms)}", "foreign_keys=ON", "synchronous=NORMAL"):
+            # Foreign keys off: with them on, SQLite deletes the old lead_scores rows one by one
+            # (0.6–0.8 s per million, against 0.06 s emptied at once). What they would guard is
+            # checked instead: the leads come from this transaction's own read, and
+            # `write_scores` checks the pact version.
+            for pragma in (f"busy_timeout={int(self.busy_timeout_ms)}", "foreign_keys=OFF", "synchronous=NORMAL"):
                 self.execute(f"PRAGMA {pragma}")
             self.execute("BEGIN IMMEDIATE")
         else:
@@ -767,83 +773,181 @@ class ArrowStore:
             cursor.execute(sql)
 
     def query(self, sql: str) -> pa.Table:
-        with self._connection.cursor() as cursor:
-            # Large batches: the driver's default of 1,024 rows makes ten thousand chunks per 10 M rows.
-            if self.dialect == "sqlite":
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 17)})
-            cursor.execute(sql)
-            return cursor.fetch_arrow_table()
+        return _query(self._connection, sql, self.dialect)
 
     def read_snapshot(self, pact: Pact) -> Snapshot:
-        """Every activity and every lead, with the members of their JSON columns this pact's rules read."""
+        """Every activity and every lead, with the members of their JSON columns this pact's rules read.
+
+        On SQLite, activities are read in id ranges over several connections at once, one per
+        core (up to 4): moving rows out of SQLite is the measured bottleneck, and the driver
+        releases the GIL while it reads. Every connection but this one's reads in a transaction
+        begun after this one took the write lock, so all of them see the same committed rows.
+        """
         layout = SnapshotLayout.of(pact)
         as_text = "" if self.dialect == "sqlite" else "::text"
         columns = ["lead_id", "type", "occurred_at"]
         if layout.properties:
             # Only rows of a type some glob applies to need their properties. '' rather than NULL
             # elsewhere: the SQLite driver infers a column's Arrow type from its first rows, and a
-            # run of NULLs would make it guess a number.
+            # run of NULLs would make it guess a number. (SQLite's own JSON functions extracting
+            # the members in the query took longer than DuckDB does afterwards, measured.)
             types = ", ".join(_literal(t) for t in sorted({r.activity for r in pact.scoring.behaviour if r.match}))
             columns.append(f"CASE WHEN type IN ({types}) THEN properties{as_text} ELSE '' END AS properties")
-        activities = self.query(f"SELECT {', '.join(columns)} FROM activities")
-        leads = self.query(
+        select = f"SELECT {', '.join(columns)} FROM activities"
+        leads_query = (
             f"SELECT id AS lead_id, COALESCE(email, '') AS email, attributes{as_text} AS attributes FROM leads"
         )
-        return Snapshot.of(
-            layout,
-            _members(activities, "properties", layout.properties, "p"),
-            _members(leads, "attributes", layout.fields, "f"),
-        )
+
+        def prepared(activities: pa.Table) -> pa.Table:
+            return _encoded(_distinct_members(activities, layout.properties))
+
+        if self.dialect == "sqlite":
+            activities, leads = self._read_in_parts(select, prepared, leads_query)
+        else:
+            activities, leads = prepared(self.query(select)), self.query(leads_query)
+        return Snapshot.of(layout, activities, _members(leads, "attributes", layout.fields, "f", email_domain=True))
+
+    def _read_in_parts(
+        self, select: str, prepared: Callable[[pa.Table], pa.Table], leads_query: str
+    ) -> tuple[pa.Table, pa.Table]:
+        # Two subqueries: SQLite answers a lone min() or max() of the rowid from the b-tree's
+        # ends, but scans the table for both in one query.
+        bounds = "SELECT (SELECT min(id) FROM activities) AS low, (SELECT max(id) FROM activities) AS high"
+        found = self.query(bounds).to_pylist()[0]
+        low, high = found["low"] or 0, found["high"] or 0
+        parts = max(1, min(4, os.cpu_count() or 1))
+        step = (high - low) // parts + 1
+        ranges = [(low + i * step, min(high, low + (i + 1) * step - 1)) for i in range(parts)]
+        opened: list[Any] = []
+
+        def connection(index: int) -> Any:
+            if index == 0:
+                return self._connection
+            extra = adbc_driver_sqlite.dbapi.connect(self._target, autocommit=True)
+            opened.append(extra)
+            with extra.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            return extra
+
+        def read(index: int) -> pa.Table:
+            first, last = ranges[index]
+            return prepared(_query(connection(index), f"{select} WHERE id BETWEEN {first} AND {last}", self.dialect))
+
+        try:
+            with ThreadPoolExecutor(parts) as pool:
+                pieces = list(pool.map(read, range(parts)))
+                leads = self.query(leads_query)
+        finally:
+            for extra in opened:
+                extra.close()
+        return pa.concat_tables(pieces), leads
 
     def write_scores(self, scores: BatchScores, version: int, scored_at: datetime) -> int:
         """Replace every lead_scores row by the rows of `scores` (a full rebuild covers every lead).
 
-        One Arrow ingest into a temporary table, then DELETE and one INSERT in lead order: on
-        SQLite, filling an emptied table in key order appends pages, where an upsert of a
-        million rows searched and rewrote each one in place.
+        DELETE, then the rows in lead order: filling an emptied table in key order appends pages,
+        where an upsert of a million rows searched and rewrote each one in place. SQLite takes
+        them straight from Arrow; PostgreSQL through a temporary table, so its column types
+        need not match Arrow's exactly.
         """
+        known = self.query(f"SELECT count(*) AS n FROM pact_versions WHERE version = {int(version)}")
+        if not known.column("n")[0].as_py():
+            raise ValueError(f"pact version {version} is not stored; scores must name a stored version")
         rows = score_rows(scores, version, scored_at)
-        stage = "leadpact_score_stage"
         with self._connection.cursor() as cursor:
-            cursor.adbc_ingest(stage, rows, mode="create", temporary=True)
-        source = f"temp.{stage}" if self.dialect == "sqlite" else stage
-        columns = ", ".join(rows.column_names)
-        self.execute("DELETE FROM lead_scores")
-        self.execute(f"INSERT INTO lead_scores ({columns}) SELECT {columns} FROM {source} ORDER BY lead_id")
-        self.execute(f"DROP TABLE {source}")
+            self.execute("DELETE FROM lead_scores")
+            if self.dialect == "sqlite":
+                cursor.adbc_ingest("lead_scores", rows, mode="append")
+            else:
+                stage = "leadpact_score_stage"
+                cursor.adbc_ingest(stage, rows, mode="create", temporary=True)
+                columns = ", ".join(rows.column_names)
+                self.execute(f"INSERT INTO lead_scores ({columns}) SELECT {columns} FROM {stage} ORDER BY lead_id")
+                self.execute(f"DROP TABLE {stage}")
         return int(rows.num_rows)
+
+
+def _query(connection: Any, sql: str, dialect: str) -> pa.Table:
+    with connection.cursor() as cursor:
+        # Large batches: the driver's default of 1,024 rows makes ten thousand chunks per 10 M rows.
+        if dialect == "sqlite":
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 17)})
+        cursor.execute(sql)
+        return cursor.fetch_arrow_table()
+
+
+def _encoded(activities: pa.Table) -> pa.Table:
+    """Activities with their text columns (type, p0...) dictionary-encoded, as the snapshot holds them."""
+    for index, name in enumerate(activities.column_names):
+        column = activities.column(name)
+        if pa.types.is_dictionary(column.type):
+            pass
+        elif name == "type" or name.startswith("p"):
+            # cast first: the SQLite driver types an empty result's columns as integers
+            column = pc.dictionary_encode(column.cast(pa.string()))
+        else:
+            column = column.cast(pa.int64())
+        activities = activities.set_column(index, name, column)
+    return activities
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _members(table: pa.Table, column: str, names: tuple[str, ...], prefix: str) -> pa.Table:
+def _members(table: pa.Table, column: str, names: tuple[str, ...], prefix: str, email_domain: bool = False) -> pa.Table:
     """Replace the JSON text `column` by one column per member in `names` (`{prefix}{i}`), as JSON text.
 
     DuckDB parses the documents (several times faster than SQLite's JSON functions, measured).
     It re-serialises each member, which decodes to the same Python value as the stored text
-    does, integers beyond 64 bits aside (DuckDB reads those as doubles).
+    does, integers beyond 64 bits aside (DuckDB reads those as doubles). With `email_domain`,
+    the table's `email` column is dropped too and, where it holds an "@", the text after the
+    last one replaces the `email_domain` member (as `scoring_attributes` does for one lead).
     """
-    keep = table.drop_columns([column])
+    keep = table.drop_columns([column, "email"] if email_domain else [column])
     if not names:
         return keep
     for name in names:
         if '"' in name:
             raise ValueError(f"property or attribute name {name!r} contains a double quote")
     paths = ", ".join(_literal(f'$."{name}"') for name in names)
-    members = ", ".join(f"members[{i + 1}]::VARCHAR AS {prefix}{i}" for i in range(len(names)))
+    selected = [f"members[{i + 1}]::VARCHAR" for i in range(len(names))]
+    if email_domain and "email_domain" in names:
+        i = names.index("email_domain")
+        derived = "to_json(string_split(email, '@')[-1])::VARCHAR"
+        selected[i] = f"CASE WHEN contains(email, '@') THEN {derived} ELSE {selected[i]} END"
+    members = ", ".join(f"{value} AS {prefix}{i}" for i, value in enumerate(selected))
     with duckdb.connect() as con:
         # Insertion order is preserved (DuckDB's default), so the members line up with `keep`.
         con.execute("SET preserve_insertion_order = true").fetchall()
-        con.register("source", table.select([column]))
+        con.register("source", table.select([column, "email"] if email_domain else [column]))
+        email = ", email" if email_domain else ""
         extracted = con.sql(
-            f"SELECT {members} FROM (SELECT json_extract(NULLIF({column}, ''), [{paths}]) AS members FROM source)"
+            f"SELECT {members} FROM "
+            f"(SELECT json_extract(NULLIF({column}, ''), [{paths}]) AS members{email} FROM source)"
         ).to_arrow_table()
     if extracted.num_rows != keep.num_rows:
         raise RuntimeError("JSON member extraction lost rows")
     for name in extracted.column_names:
         keep = keep.append_column(name, extracted.column(name))
+    return keep
+
+
+def _distinct_members(activities: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    """`_members` of the activities' `properties`, parsing each distinct document once.
+
+    Activities repeat their property documents (the same page viewed by many leads), so the
+    documents are dictionary-encoded first and only the dictionary goes through DuckDB; each
+    member column comes out dictionary-encoded with the same indices.
+    """
+    if not names:
+        return activities.drop_columns(["properties"])
+    documents = pc.dictionary_encode(activities.column("properties").cast(pa.string())).combine_chunks()
+    extracted = _members(pa.table({"properties": documents.dictionary}), "properties", names, "p")
+    keep = activities.drop_columns(["properties"])
+    for name in extracted.column_names:
+        values = extracted.column(name).combine_chunks()
+        keep = keep.append_column(name, pa.DictionaryArray.from_arrays(documents.indices, values))
     return keep
 
 

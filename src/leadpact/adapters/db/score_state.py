@@ -102,10 +102,10 @@ class StateLayout:
         """The states of these records (all written under this layout); a record that is not raises."""
         if not records:
             return StateMatrix.empty(0, self)
-        joined = b"".join(records)
-        if len(joined) != len(records) * self.width or any(len(r) != self.width for r in records):
-            raise ValueError(f"a stored score state is not {self.width} bytes: it was written for another pact")
-        matrix = np.frombuffer(joined, dtype=np.uint8).reshape(len(records), self.width)
+        joined, width = b"".join(records), self.width
+        if len(joined) != len(records) * width or any(len(r) != width for r in records):
+            raise ValueError(f"a stored score state is not {width} bytes: it was written for another pact")
+        matrix = np.frombuffer(joined, dtype=np.uint8).reshape(len(records), width)
         if (matrix[:, : _HEADER.size] != np.frombuffer(self.header, dtype=np.uint8)).any():
             raise ValueError("a stored score state has another layout: it was written for another pact")
         rules, at = self.rules, _HEADER.size
