@@ -10,9 +10,10 @@ from sqlalchemy import create_engine, update
 from typer.testing import CliRunner
 
 from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.score_state import StateLayout
 from leadpact.cli import app
 from tests.conftest import EXAMPLE_PACT
-from tests.factories import example_text
+from tests.factories import example_document, example_text
 from tests.integration.test_ingest import marketing_events
 
 runner = CliRunner()
@@ -134,3 +135,32 @@ def test_python_dash_m_runs_the_same_cli() -> None:
 
     result = subprocess.run([sys.executable, "-m", "leadpact", "--help"], capture_output=True, text=True, check=True)
     assert "pact" in result.stdout and "ingest" in result.stdout
+
+
+def test_rescore_rebuilds_every_stored_score_under_the_active_pact(db: str, tmp_path: Path) -> None:
+    code, _, err = run(db, "rescore")
+    assert code == 1 and "no active pact" in err
+    sign(db)
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in marketing_events()) + "\n")
+    assert run(db, "ingest", str(events))[0] == 0
+    engine = create_engine(db)
+    with engine.connect() as connection:
+        folded = connection.execute(t.lead_scores.select()).one()
+        connection.execute(t.lead_scores.delete())  # as after an upgrade that empties the scores
+        connection.commit()
+
+    code, out, _ = run(db, "rescore", "--json")
+    report = json.loads(out)
+    assert code == 0
+    assert (report["pact_version"], report["leads"], report["leads_with_activity"], report["activities"]) == (1, 1, 1, 4)
+    with engine.connect() as connection:
+        rebuilt = connection.execute(t.lead_scores.select()).one()
+    engine.dispose()
+    assert rebuilt.as_of == folded.as_of
+    layout = StateLayout.of(example_document().pact)
+    before, after = layout.decode([folded.state]), layout.decode([rebuilt.state])
+    assert after.raw[0].tolist() == pytest.approx(before.raw[0].tolist(), rel=1e-12)
+    assert (after.matches.tolist(), after.actions.tolist()) == (before.matches.tolist(), before.actions.tolist())
+    assert rebuilt.total == pytest.approx(folded.total, rel=1e-12)
+    assert "rescored 1 leads (1 with scored activity) from 4 activities under pact v1" in run(db, "rescore")[1]

@@ -18,6 +18,7 @@ from leadpact.domain.scoring import ScoreBreakdown
 from leadpact.services.ingest import ingest
 from leadpact.services.leads import score_lead, show_lead
 from leadpact.services.ledger import verify_ledger
+from leadpact.services.rescore import rescore_active
 
 
 def _cli() -> Any:
@@ -153,6 +154,39 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
             cli._print_json(_breakdown_json(breakdown))
         else:
             cli.out.print(_breakdown_table(breakdown, explain))
+
+    @app.command("rescore")
+    def rescore_command(
+        ctx: typer.Context,
+        json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Rebuild every lead's score under the active pact (after an upgrade or a restore)."""
+        cli = _cli()
+        c = cli._ctx(ctx).app
+        with cli.refusals():
+            report = rescore_active(c.engine, c.clock.now())
+        run = report.run
+        if json_output:
+            cli._print_json(
+                {
+                    "pact_version": report.pact_version,
+                    "leads": run.leads,
+                    "leads_with_activity": run.leads_with_activity,
+                    "activities": run.activities,
+                    "seconds": {
+                        "read": run.read_seconds,
+                        "score": run.score_seconds,
+                        "write": run.write_seconds,
+                        "total": report.seconds,
+                    },
+                }
+            )
+        else:
+            cli.out.print(
+                f"rescored [green]{run.leads:,} leads[/green] ({run.leads_with_activity:,} with scored activity) "
+                f"from {run.activities:,} activities under pact v{report.pact_version} in {report.seconds:.2f} s "
+                f"(read {run.read_seconds:.2f} s, score {run.score_seconds:.2f} s, write {run.write_seconds:.2f} s)"
+            )
 
     @lead_app.command("show")
     def lead_show(

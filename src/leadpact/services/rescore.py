@@ -39,6 +39,7 @@ from leadpact.adapters.analytics.scoring import (
 from leadpact.adapters.db.score_state import StateLayout, StateMatrix
 from leadpact.adapters.db.store import Store
 from leadpact.adapters.db.tables import to_micros
+from leadpact.domain.errors import DomainError
 from leadpact.domain.lead import scoring_attributes
 from leadpact.domain.pact import Pact
 from leadpact.domain.scoring import AttributeValue, condition_holds
@@ -64,6 +65,15 @@ def rescore_all(engine: Engine, pact: Pact, version: int, at: datetime) -> Resco
     started = time.perf_counter()
     run = rescore_in_store(engine.url.render_as_string(hide_password=False), pact, version, at)
     return RescoreReport(pact_version=version, at=at, run=run, seconds=time.perf_counter() - started)
+
+
+def rescore_active(engine: Engine, at: datetime) -> RescoreReport:
+    """Rebuild every lead's score under the active pact (after an upgrade, a restore, or to check)."""
+    with Store(engine) as store:
+        active = store.pacts.active()
+    if active is None:
+        raise DomainError("no active pact: scores are computed under an approved pact")
+    return rescore_all(engine, active.pact, active.version, at)
 
 
 def rescore_incremental(
