@@ -220,7 +220,7 @@ def w2(data: Dataset, pact: Pact, cache: Path, sample: int = 2_000) -> tuple[dic
     variants.insert(
         0,
         Variant(
-            "ours: rescore_all (ADBC → Arrow → NumPy/DuckDB → 1 upsert)",
+            "ours: rescore_all (parallel ADBC → Arrow → NumPy → replace rows)",
             best,
             times,
             "best of 3; the first run includes starting the SQLite worker process",
@@ -365,7 +365,7 @@ def w3(data: Dataset, pact: Pact, work: Path, full_rebuild: float, events: int =
                 f"ours: rescore_incremental, {events:,} new events",
                 min(rescore),
                 rescore,
-                f"best of 3; {leads:,} leads folded; fold + read states + upsert, inside the ingest's transaction",
+                f"best of 3; {leads:,} leads folded; read states + fold + write rows, inside the ingest's transaction",
             ),
             Variant(
                 f"ours: insert {events:,} activities + fold + commit",

@@ -1,12 +1,15 @@
-"""Rescoring: the full rebuild after a pact change, and the incremental fold as activities arrive.
+"""Rescoring: the full rebuild after a pact change, and the incremental fold of a batch of activities.
 
 * `rescore_all` rebuilds every lead's lead_scores row in one transaction on the batch path
-  (adapters/analytics: Arrow out of the store, vectorised scoring, one bulk upsert). Leads
-  without activities get their attribute-only score.
-* `rescore_incremental` folds only the new activities into the stored states with
-  `ScoreState.fold` (decay composes, so each activity costs O(rules)): its cost follows the
-  number of new events, not the size of the store. A lead whose stored state was computed under
-  another pact version, or that has no stored state yet, is rebuilt from its stored activities.
+  (adapters/analytics: Arrow out of the store, vectorised scoring, every row replaced at once).
+  Leads without activities get their attribute-only score.
+* `rescore_incremental` folds only the new activities into the stored states, with the batch
+  engine started from them (decay composes, so each activity costs O(rules) and no Python
+  runs per lead): its cost follows the number of new events, not the size of the store. A
+  lead whose stored state was computed under another pact version, or that has no stored
+  state yet, is folded from its stored activities. (Event ingest folds per event in its
+  `Workbench` instead, because any activity may be the one that meets the MQL criteria, and
+  the crossing is dated at it.)
 
 Both store the state referenced to `as_of` (the newest activity that hit a rule) and the totals
 at `as_of`; a reader decays them to any later instant with `ScoreState.behaviour_at`.

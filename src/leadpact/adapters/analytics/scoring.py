@@ -1,30 +1,33 @@
-"""Batch scoring: every lead's score state rebuilt at once from a columnar snapshot of the store.
+"""Batch scoring: every lead's score state rebuilt at once from a columnar snapshot of the store,
+and the same engine folding a batch of new activities onto stored states.
 
-This is the full-rebuild path (after a pact change, or on demand). It computes what
+The full rebuild (after a pact change, or `leadpact rescore`) computes what
 `leadpact.domain.scoring` defines, per lead and per behaviour rule: the raw value referenced to
 `as_of` (the newest activity that hit any rule, as `ScoreState.fold` sets it), the match count,
-the set of activity types done, and the behaviour, attribute and total scores at `as_of` and at a
-given instant. `tests/integration/test_batch_scoring.py` holds it equal to the incremental fold.
+the activity types done among those the pact scores, and the behaviour, attribute and total
+scores at `as_of` and at a given instant. The incremental rescore (`services.rescore`) runs the
+same `RowClassifier.fold` from the stored states. `tests/integration/test_batch_scoring.py`
+holds the two paths equal to each other and the unit tests hold them to the domain.
 
 How, and why that way:
 
 * Rows leave the store as Arrow through ADBC (`ArrowStore.read_snapshot`), never `fetchall`:
-  moving rows out of SQLite is the measured bottleneck. JSON columns come out as text (for
-  activities, only on rows of a type some glob applies to) and DuckDB extracts the members the
-  pact's rules read, several times faster than SQLite's JSON functions. Each member stays JSON
-  text, so it decodes in Python to the value the incremental path sees.
+  moving rows out of SQLite is the measured bottleneck, so on SQLite activities are read in id
+  ranges over one connection per core. JSON columns come out as text (for activities, only on
+  rows of a type some glob applies to) and DuckDB extracts the members the pact's rules read,
+  once per distinct document. Each member stays JSON text, so it decodes in Python to the
+  value the incremental path sees.
 * Rule predicates (property globs, attribute conditions) are the domain's own Python functions,
-  run once per *distinct* value and mapped back onto the rows with a dictionary take: the same
-  answers as the incremental path, at the cost of the number of distinct values, not of rows.
-* The per-lead reduction (`as_of`, match counts, decayed sums) is NumPy `maximum.at` and
-  `bincount` over a dense lead index. In DuckDB 2.0 the same reduction (a GROUP BY lead with one
-  filtered aggregate per rule, or a GROUP BY (lead, class)) took 0.75–1.5 s for 10 M rows on the
-  2-core reference machine against about 0.2 s here; the DuckDB SQL baseline of W1 shows the
-  whole difference (docs/benchmarks.md). DuckDB does what it is good at: parsing JSON, and
-  assembling the stored state documents (its DOUBLE-to-text is the shortest round-trip form,
-  like Python's repr).
-* Write-back is one Arrow ingest into a temporary staging table and one INSERT ... ON CONFLICT,
-  in the same transaction as the read (`ArrowStore`).
+  run once per *distinct* value of a dictionary-encoded column and mapped back onto the rows:
+  the same answers as the incremental path, at the cost of the distinct values, not the rows.
+* The per-lead reduction is NumPy over blocks of rows: `maximum.at` for `as_of`, and one
+  `add.at` into a complex cell per (rule, lead) holding the decayed sum and the count, with
+  weights against the newest activity so that one pass suffices (`RowClassifier.fold`). In
+  DuckDB 2.0 the same reduction (a GROUP BY lead with one filtered aggregate per rule, or a
+  GROUP BY (lead, class)) took 0.75–1.5 s for 10 M rows on the 2-core reference machine; the
+  DuckDB SQL baseline of W1 shows the whole difference (docs/benchmarks.md).
+* Write-back replaces every `lead_scores` row in the read's transaction (`ArrowStore`): the
+  states as fixed-width records (`adapters/db/score_state.py`), appended straight from Arrow.
 * On SQLite all of that runs in a worker process (`rescore_in_store`). The ADBC driver links its
   own copy of SQLite, and two copies of SQLite in one process release each other's POSIX file
   locks (sqlite.org/howtocorrupt.html, section 2.2.1): measured here, closing an ADBC connection
