@@ -153,7 +153,12 @@ def test_rescore_rebuilds_every_stored_score_under_the_active_pact(db: str, tmp_
     code, out, _ = run(db, "rescore", "--json")
     report = json.loads(out)
     assert code == 0
-    assert (report["pact_version"], report["leads"], report["leads_with_activity"], report["activities"]) == (1, 1, 1, 4)
+    assert (report["pact_version"], report["leads"], report["leads_with_activity"], report["activities"]) == (
+        1,
+        1,
+        1,
+        4,
+    )
     with engine.connect() as connection:
         rebuilt = connection.execute(t.lead_scores.select()).one()
     engine.dispose()
