@@ -24,6 +24,7 @@ from leadpact.adapters.analytics.scoring import (
     raw_column,
     score_snapshot,
 )
+from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import to_micros
 from leadpact.domain.pact import AttributeCondition, BehaviourRule, Pact, PropertyMatch, Scoring
 from leadpact.domain.scoring import (
@@ -338,3 +339,22 @@ def test_a_short_half_life_over_a_long_span_keeps_each_leads_own_points() -> Non
     assert table.column(raw_column("r")).to_pylist() == [10.0, 15.0]  # at each lead's own as_of
     assert table.column("as_of").to_pylist() == [to_micros(T), to_micros(ago(1000))]
     assert table.column("total_at").to_pylist() == [10.0, 0.0]  # 15 × 2 ** -2000 at T
+
+
+def test_a_state_record_reads_back_one_at_a_time_and_in_bulk() -> None:
+    layout = StateLayout.of(EXAMPLE)
+    state = ScoreState(
+        as_of=T,
+        raw={"pricing_page": 12.5, "unsubscribed": -30.0},
+        matches={"pricing_page": 2, "unsubscribed": 1},
+        actions=frozenset({"page_view", "unsubscribed"}),
+    )
+    record = layout.to_record(state)
+    assert len(record) == layout.width
+    assert layout.from_record(T, record) == state
+    bulk = layout.decode([record, layout.to_record(ScoreState())])
+    assert bulk.raw[0].tolist() == [state.raw.get(r, 0.0) for r in layout.rule_ids]
+    assert bulk.matches[1].tolist() == [0] * layout.rules and not bulk.actions[1].any()
+    assert layout.encode(bulk).tobytes() == record + layout.to_record(ScoreState())
+    with pytest.raises(ValueError, match="another pact"):
+        StateLayout.of(pact_with(rule())).from_record(T, record)

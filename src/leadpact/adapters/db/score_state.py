@@ -116,26 +116,29 @@ class StateLayout:
         actions = np.unpackbits(matrix[:, at:], axis=1, count=self.actions, bitorder="little").astype(np.bool_)
         return StateMatrix(raw, matches, actions)
 
-    # --- one at a time ---------------------------------------------------------------------------
+    # --- one at a time (plain struct: NumPy's per-call overhead dwarfs one record) -------------
 
     def to_record(self, state: ScoreState) -> bytes:
-        matrix = StateMatrix(
-            np.array([[state.raw.get(r, 0.0) for r in self.rule_ids]], dtype=np.float64),
-            np.array([[state.matches.get(r, 0) for r in self.rule_ids]], dtype=np.int64),
-            np.array([[a in state.actions for a in self.action_types]], dtype=np.bool_),
+        rules, actions = self.rule_ids, self.action_types
+        bits = sum(1 << i for i, a in enumerate(actions) if a in state.actions)
+        return (
+            self.header
+            + struct.pack(f"<{len(rules)}d", *(state.raw.get(r, 0.0) for r in rules))
+            + struct.pack(f"<{len(rules)}I", *(state.matches.get(r, 0) for r in rules))
+            + bits.to_bytes((len(actions) + 7) // 8, "little")
         )
-        return self.encode(matrix).tobytes()
 
     def from_record(self, as_of: datetime | None, record: bytes) -> ScoreState:
-        return self.state(as_of, self.decode([record]), 0)
-
-    def state(self, as_of: datetime | None, states: StateMatrix, row: int) -> ScoreState:
-        """Row `row` of `states` as the domain's ScoreState (a rule appears once it has matched)."""
-        raw, matches = states.raw[row].tolist(), [int(n) for n in states.matches[row].tolist()]
+        if len(record) != self.width or record[: _HEADER.size] != self.header:
+            raise ValueError("a stored score state has another layout: it was written for another pact")
+        rules, at = len(self.rule_ids), _HEADER.size
+        raw = struct.unpack_from(f"<{rules}d", record, at)
+        matches = struct.unpack_from(f"<{rules}I", record, at + 8 * rules)
+        bits = int.from_bytes(record[at + 12 * rules :], "little")
         hit = [i for i, n in enumerate(matches) if n]
         return ScoreState(
             as_of=as_of,
             raw={self.rule_ids[i]: raw[i] for i in hit},
             matches={self.rule_ids[i]: matches[i] for i in hit},
-            actions=frozenset(a for a, done in zip(self.action_types, states.actions[row], strict=True) if done),
+            actions=frozenset(a for i, a in enumerate(self.action_types) if bits >> i & 1),
         )
