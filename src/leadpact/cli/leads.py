@@ -166,6 +166,7 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
         with cli.refusals():
             report = rescore_active(c.engine, c.clock.now())
         run = report.run
+        steps = run.read_seconds + run.score_seconds + run.write_seconds
         if json_output:
             cli._print_json(
                 {
@@ -184,8 +185,9 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
         else:
             cli.out.print(
                 f"rescored [green]{run.leads:,} leads[/green] ({run.leads_with_activity:,} with scored activity) "
-                f"from {run.activities:,} activities under pact v{report.pact_version} in {report.seconds:.2f} s "
-                f"(read {run.read_seconds:.2f} s, score {run.score_seconds:.2f} s, write {run.write_seconds:.2f} s)"
+                f"from {run.activities:,} activities under pact v{report.pact_version} in {report.seconds:.2f} s: "
+                f"read {run.read_seconds:.2f} s, score {run.score_seconds:.2f} s, write {run.write_seconds:.2f} s, "
+                f"and {max(0.0, report.seconds - steps):.2f} s to start the scoring process and commit"
             )
 
     @lead_app.command("show")
