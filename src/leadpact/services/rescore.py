@@ -39,7 +39,7 @@ from leadpact.adapters.analytics.scoring import (
     RowClassifier,
     rescore_in_store,
 )
-from leadpact.adapters.db.score_state import StateLayout, StateMatrix
+from leadpact.adapters.db.score_state import StateMatrix
 from leadpact.adapters.db.store import Store
 from leadpact.adapters.db.tables import to_micros
 from leadpact.domain.errors import DomainError
@@ -136,7 +136,7 @@ def rescore_incremental(
             )
         )
 
-    layout = StateLayout.of(pact)
+    layout = classifier.layout
     carry = StateMatrix.empty(len(ids), layout)
     carry_as_of = np.full(len(ids), NO_INSTANT, dtype=np.int64)
     attributes = np.zeros(len(ids))
@@ -176,6 +176,11 @@ def _postgres(store: Store) -> bool:
     return store.connection.dialect.name == "postgresql"
 
 
+def _mark(store: Store) -> str:
+    """The driver's parameter placeholder (psycopg: %s, sqlite3: ?)."""
+    return "%s" if _postgres(store) else "?"
+
+
 def _ids_param(store: Store, lead_ids: list[int]) -> tuple[str, Any]:
     if _postgres(store):
         return "= ANY(%s)", lead_ids
@@ -203,7 +208,7 @@ def _cursor(store: Store) -> Any:
 
 def _stored_scores(store: Store, lead_ids: list[int], version: int) -> dict[int, _Stored]:
     where, param = _ids_param(store, lead_ids)
-    mark = "%s" if _postgres(store) else "?"
+    mark = _mark(store)
     query = f"SELECT lead_id, as_of, state, attributes FROM lead_scores WHERE lead_id {where} AND pact_version = {mark}"
     cursor = _cursor(store)
     try:
@@ -224,7 +229,7 @@ def _save(store: Store, scores: BatchScores, version: int, scored_at: int, curre
     """Leads with a current score: UPDATE in place (version and attribute points are unchanged);
     the others: INSERT, or replace a score stored under another version."""
     records = scores.layout.encode(scores.states)
-    mark = "%s" if _postgres(store) else "?"
+    mark = _mark(store)
     as_of = [None if a == NO_INSTANT else a for a in scores.as_of.tolist()]
     states = [bytes(r) for r in records]
     lead_ids, behaviour, fits, totals = (

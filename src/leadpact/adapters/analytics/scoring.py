@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -70,7 +71,7 @@ from sqlalchemy.engine import make_url
 
 from leadpact.adapters.db.score_state import StateLayout, StateMatrix
 from leadpact.adapters.db.tables import to_micros
-from leadpact.domain.pact import BehaviourRule, Pact
+from leadpact.domain.pact import AttributeRule, BehaviourRule, Pact
 from leadpact.domain.scoring import SECONDS_PER_DAY, condition_holds, property_matches
 
 MICROS_PER_SECOND = 1_000_000.0
@@ -365,7 +366,6 @@ class RowClassifier:
     """
 
     def __init__(self, pact: Pact) -> None:
-        self.pact = pact
         self.layout = StateLayout.of(pact)
         self.rules = pact.scoring.behaviour
         self.snapshot_layout = SnapshotLayout.of(pact)
@@ -373,7 +373,7 @@ class RowClassifier:
         self._slots: dict[tuple[str, int], int] = {}
         self.slot_type: list[int] = [-1]  # action index per slot (slot 0: types the pact does not score)
         self.class_hits: list[tuple[int, ...]] = []  # the rules each class (slot - 1) hits
-        self._verdicts: dict[tuple[int, str | None], int] = {}  # (globbed rule, JSON text) -> verdict
+        self._verdicts: dict[int, dict[str | None, bool]] = {}  # per globbed rule: JSON text -> verdict
         self._last_bits: dict[int, tuple[pa.Array, Codes]] = {}
         self._fold_tables: _FoldTables | None = None
         self._tables_by_types: dict[tuple[str, ...], Codes] = {}
@@ -416,14 +416,8 @@ class RowClassifier:
 
     def _verdict_codes(self, values: list[Any], rule_index: int) -> Codes:
         rule = self.rules[rule_index]
-        out = np.zeros(len(values) + 1, dtype=np.int32)  # the last code: null
-        for code, text in enumerate(values):
-            key = (rule_index, text)
-            verdict = self._verdicts.get(key)
-            if verdict is None:
-                verdict = self._verdicts[key] = int(property_matches(rule, _member(text)))
-            out[code] = verdict
-        return out
+        known = self._verdicts.setdefault(rule_index, {})
+        return _per_value(values, known, lambda value: property_matches(rule, value)).astype(np.int32)
 
     def block(self, batch: pa.RecordBatch, positions: Callable[[Int64s], Codes]) -> _Block:
         """The rows of one record batch of a snapshot's activities, classified."""
@@ -444,27 +438,29 @@ class RowClassifier:
             # Each (type, verdicts) combination mapped to its slot once: every combination when
             # there are few (the table is then the same for every block of the snapshot), else
             # those that occur.
-            if (len(type_names) << width) <= FULL_CLASS_TABLE:
+            combinations = len(type_names) << width
+            if combinations <= FULL_CLASS_TABLE:
                 table = self._combination_table(tuple(type_names), width)
-            elif (len(type_names) << width) <= MAX_CLASS_TABLE:
-                combos = np.flatnonzero(np.bincount(keys, minlength=len(type_names) << width))
-                table = np.zeros(len(type_names) << width, dtype=np.int32)
-                table[combos] = [self._slot(type_names[k >> width], k & ((1 << width) - 1)) for k in combos.tolist()]
+            elif combinations <= MAX_CLASS_TABLE:
+                combos = np.flatnonzero(np.bincount(keys, minlength=combinations))
+                table = np.zeros(combinations, dtype=np.int32)
+                table[combos] = self._slots_of(type_names, width, combos.tolist())
             else:
                 combos, keys = np.unique(keys, return_inverse=True)
-                table = np.array(
-                    [self._slot(type_names[k >> width], k & ((1 << width) - 1)) for k in combos.tolist()],
-                    dtype=np.int32,
-                )
+                table = np.array(self._slots_of(type_names, width, combos.tolist()), dtype=np.int32)
             slot = table[keys]
         return _Block(positions(_int64s(batch.column("lead_id"))), slot, _int64s(batch.column("occurred_at")))
+
+    def _slots_of(self, type_names: Sequence[str], width: int, keys: list[int]) -> list[int]:
+        """The slot of each combination key: the type code above `width` bits of glob verdicts."""
+        mask = (1 << width) - 1
+        return [self._slot(type_names[k >> width], k & mask) for k in keys]
 
     def _combination_table(self, type_names: tuple[str, ...], width: int) -> Codes:
         found = self._tables_by_types.get(type_names)
         if found is None:
-            mask = (1 << width) - 1
-            slots = [self._slot(type_names[k >> width], k & mask) for k in range(len(type_names) << width)]
-            found = self._tables_by_types[type_names] = np.array(slots, dtype=np.int32)
+            every = list(range(len(type_names) << width))
+            found = self._tables_by_types[type_names] = np.array(self._slots_of(type_names, width, every), np.int32)
         return found
 
     def rows_block(
@@ -676,6 +672,22 @@ def _member(text: str | None) -> Any:
     return _JSON.decode(text)
 
 
+def _per_value(texts: list[str | None], known: dict[str | None, bool], judge: Callable[[Any], bool]) -> Bools:
+    """`judge` of each dictionary value (JSON text), plus False in one more slot for the null code;
+    `known` remembers the verdicts across the chunks and blocks of one snapshot."""
+    out = np.zeros(len(texts) + 1, dtype=np.bool_)
+    for code, text in enumerate(texts):
+        verdict = known.get(text)
+        if verdict is None:
+            verdict = known[text] = judge(_member(text))
+        out[code] = verdict
+    return out
+
+
+def _holds(rule: AttributeRule, value: Any) -> bool:
+    return condition_holds(rule, {rule.field: value})
+
+
 def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Floats:
     """Sum of attribute points per lead; each condition evaluated once per distinct field value."""
     points = np.zeros(leads.num_rows)
@@ -684,13 +696,8 @@ def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Fl
         verdicts: dict[str | None, bool] = {}
         at = 0
         for chunk in column.chunks:
-            holds = []
-            for text in [*chunk.dictionary.to_pylist(), None]:  # the last code: null
-                verdict = verdicts.get(text)
-                if verdict is None:
-                    verdict = verdicts[text] = condition_holds(rule, {rule.field: _member(text)})
-                holds.append(verdict)
-            hit = np.array(holds, dtype=np.bool_)[_codes(chunk, null=True)]
+            holds = _per_value(chunk.dictionary.to_pylist(), verdicts, partial(_holds, rule))
+            hit = holds[_codes(chunk, null=True)]
             points[at : at + len(chunk)] += np.where(hit, rule.points, 0.0)
             at += len(chunk)
     return points
