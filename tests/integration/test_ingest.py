@@ -298,3 +298,19 @@ def test_an_attribute_change_rewrites_the_stored_score(app: App) -> None:
     smaller = {**FIT, "employees": 20}  # the size rule (10 pts) no longer holds
     ingest(app.engine, app.clock, lines([event("lead_upsert", T1 + timedelta(days=1), attributes=smaller)]))
     assert stored() == (15.0, 35.0)
+
+
+def test_a_missing_score_is_rebuilt_without_touching_the_lead(app: App) -> None:
+    # After an upgrade empties lead_scores, loading a lead writes its score row again; a refused
+    # event changes nothing about the lead itself, so its version (the optimistic lock) stays.
+    qualified_lead(app)
+    with app.engine.begin() as connection:
+        connection.execute(t.lead_scores.delete())
+        version = connection.execute(select(t.leads.c.version)).scalar_one()
+    refused = ingest(
+        app.engine, app.clock, lines([event("stage_change", T1 + timedelta(days=1), id="r1", to="sql", by="田中")])
+    )
+    assert len(refused.rejected) == 1
+    with app.engine.connect() as connection:
+        assert connection.execute(select(t.leads.c.version)).scalar_one() == version
+        assert connection.execute(select(func.count()).select_from(t.lead_scores)).scalar_one() == 1

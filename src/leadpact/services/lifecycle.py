@@ -34,7 +34,8 @@ class LeadWork:
     owner_id: int | None
     state: ScoreState
     activities: list[Activity] | None = None  # all known activities, loaded only when history is needed
-    touched: bool = False
+    touched: bool = False  # the lead itself changed: its row is written back, its version bumped
+    stale_score: bool = False  # no score stored under the active version: the score row is written
     _attributes: dict[str, AttributeValue] | None = None
 
     @property
@@ -83,7 +84,7 @@ class Workbench:
             if stored is None:
                 known = [activity_from_row(row) for row in history.get(lead_id, [])]
                 work = LeadWork(lead, owners.get(lead_id), ScoreState().fold_all(pact, known), activities=known)
-                work.touched = True  # its score row is written (or rewritten under this version) on flush
+                work.stale_score = True
             else:
                 work = LeadWork(lead, owners.get(lead_id), stored.state)
             self.work[lead_id] = work
@@ -366,11 +367,13 @@ class Workbench:
         touched = [w for w in self.work.values() if w.touched]
         self.store.leads.save_states([(w.lead, w.owner_id) for w in touched], self.now)
         if self.pact is not None:
-            # Every touched lead's row is rewritten, so the stored attribute points always follow
-            # the lead's attributes (the incremental rescore reuses them).
+            # Every touched lead's score row is rewritten, so the stored attribute points always
+            # follow the lead's attributes (the incremental rescore reuses them).
             layout = StateLayout.of(self.pact.pact)
             rows = []
-            for work in touched:
+            for work in self.work.values():
+                if not (work.touched or work.stale_score):
+                    continue
                 attributes = work.attributes
                 at = work.state.as_of or self.now
                 breakdown = score(self.pact.pact, self.pact.version, work.state, attributes, at)
@@ -390,5 +393,5 @@ class Workbench:
         self.store.contacts.add(self.contacts)
         self.store.ledger.append(self.ledger)
         self.contacts, self.ledger = [], []
-        for work in touched:
-            work.touched = False
+        for work in self.work.values():
+            work.touched = work.stale_score = False
