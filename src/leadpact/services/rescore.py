@@ -271,9 +271,7 @@ def _micros(value: datetime | int) -> int:
 
 
 def _properties(value: Any) -> Mapping[str, Any]:
-    if isinstance(value, str | bytes):
-        return json.loads(value) or {}
-    return value or {}
+    return _json(value) or {}
 
 
 def _json(value: Any) -> Any:
