@@ -16,6 +16,8 @@ import duckdb
 import pyarrow as pa
 import pydantic
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leadpact.adapters.analytics.scoring import (
     Snapshot,
@@ -31,6 +33,7 @@ from leadpact.domain.scoring import (
     Activity,
     ScoreState,
     condition_holds,
+    condition_verdicts,
     decay_factor,
     glob_regex,
     property_matches,
@@ -358,3 +361,48 @@ def test_a_state_record_reads_back_one_at_a_time_and_in_bulk() -> None:
     assert layout.encode(bulk).tobytes() == record + layout.to_record(ScoreState())
     with pytest.raises(ValueError, match="another pact"):
         StateLayout.of(pact_with(rule())).from_record(T, record)
+
+
+TRICKY_VALUES = st.sampled_from(
+    [
+        None,
+        "",
+        "  ",
+        "gmail.com",
+        " GMAIL.com ",
+        "Straße",
+        "STRASSE",
+        "100",
+        "1,200",
+        " 99 ",
+        "1e3",
+        "x",
+        100,
+        99.5,
+        0,
+        True,
+        False,
+    ]
+)
+CONDITIONS = st.sampled_from(
+    [
+        {"op": "in", "value": ["gmail.com", "strasse", ""]},
+        {"op": "in", "value": ["gmail.com", 100]},
+        {"op": "in", "value": [True]},
+        {"op": "eq", "value": "Gmail.com "},
+        {"op": "eq", "value": ""},
+        {"op": "eq", "value": 100},
+        {"op": "gte", "value": 100},
+        {"op": "lte", "value": 99.5},
+        {"op": "contains", "value": "mail"},
+        {"op": "regex", "value": "^1"},
+        {"op": "exists", "value": True},
+        {"op": "exists", "value": False},
+    ]
+)
+
+
+@given(condition=CONDITIONS, values=st.lists(TRICKY_VALUES, max_size=12))
+def test_judging_many_values_at_once_answers_as_judging_each(condition: dict[str, Any], values: list[Any]) -> None:
+    parsed = AttributeCondition.model_validate({"field": "x", **condition})
+    assert condition_verdicts(parsed, values) == [condition_holds(parsed, {"x": v}) for v in values]

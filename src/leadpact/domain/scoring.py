@@ -159,6 +159,37 @@ def condition_holds(condition: AttributeCondition, attributes: Mapping[str, Attr
     return _compiled(str(expected)).search(text) is not None
 
 
+def condition_verdicts(condition: AttributeCondition, values: Iterable[AttributeValue]) -> list[bool]:
+    """`condition_holds` for each of many values of the condition's field, in one call.
+
+    The batch path judges every distinct value of a column, tens of thousands of e-mail domains
+    or head counts; a text `in`/`eq` and a numeric `gte`/`lte` answer those without the
+    per-value dispatch. Anything else goes through `condition_holds` itself.
+    """
+    op, expected = condition.op, condition.value
+    if op in (Operator.GTE, Operator.LTE):
+        assert isinstance(expected, int | float)
+        # A value that is absent or blank has no number either: the presence check is implied.
+        numbers = [_as_number(v) for v in values]
+        if op is Operator.GTE:
+            return [n is not None and n >= expected for n in numbers]
+        return [n is not None and n <= expected for n in numbers]
+    texts: frozenset[str] | None = None
+    if op is Operator.IN and isinstance(expected, tuple) and not _options(expected)[1]:
+        texts = _options(expected)[0]
+    elif op is Operator.EQ and isinstance(expected, str):
+        texts = frozenset({expected.strip().casefold()})
+    if texts is None:
+        return [condition_holds(condition, {condition.field: v}) for v in values]
+    # A blank string is absent, and casefold() of anything else is not empty.
+    return [
+        (key := v.strip().casefold()) != "" and key in texts
+        if type(v) is str
+        else condition_holds(condition, {condition.field: v})
+        for v in values
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class RuleScore:
     """One rule's part in a score: what it gave, from how many matches, and whether it hit its cap."""

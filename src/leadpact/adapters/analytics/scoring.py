@@ -71,8 +71,8 @@ from sqlalchemy.engine import make_url
 
 from leadpact.adapters.db.score_state import StateLayout, StateMatrix
 from leadpact.adapters.db.tables import to_micros
-from leadpact.domain.pact import AttributeRule, BehaviourRule, Pact
-from leadpact.domain.scoring import SECONDS_PER_DAY, condition_holds, property_matches
+from leadpact.domain.pact import BehaviourRule, Pact
+from leadpact.domain.scoring import SECONDS_PER_DAY, condition_verdicts, property_matches
 
 MICROS_PER_SECOND = 1_000_000.0
 NO_INSTANT = np.iinfo(np.int64).min  # "no as_of yet" inside the NumPy arrays; null in Arrow output
@@ -301,7 +301,7 @@ class _Positions:
     """Finds each activity's lead: its row in the snapshot's leads (whose ids are unique)."""
 
     def __init__(self, keys: Int64s) -> None:
-        self.keys, self.table, self.base, self.dense = keys, None, 0, False
+        self.keys, self.table, self.base, self.dense, self.in_order = keys, None, 0, False, False
         if len(keys) == 0:
             return
         low, high = int(keys.min()), int(keys.max())
@@ -316,6 +316,8 @@ class _Positions:
             self.table = table
             # No holes between the smallest and the largest id: an id inside that range is known.
             self.dense, self.low = found == high - low + 1, low
+            # Leads in id order without holes (as the store reads them): a position is id - low.
+            self.in_order = self.dense and bool((keys[1:] > keys[:-1]).all())
         else:
             self.order = np.argsort(keys, kind="stable")
             self.ordered = keys[self.order]
@@ -328,6 +330,9 @@ class _Positions:
         elif self.table is not None:
             table, base = self.table, self.base
             low, high = (int(wanted.min()), int(wanted.max())) if len(wanted) else (base, base)
+            if self.in_order and low >= self.low and high - base < len(table):
+                # int32 arithmetic wraps alike on both sides, and the difference fits: exact.
+                return np.subtract(wanted, self.low, dtype=np.int32, casting="unsafe")
             if low >= base and high - base < len(table):
                 found = table[wanted - base if base else wanted]
                 if self.dense and low >= self.low:
@@ -346,23 +351,59 @@ class _Positions:
 
 @dataclass(frozen=True, slots=True)
 class _Block:
-    """A slice of activity rows, reduced to what the fold needs: lead position, slot and time."""
+    """A slice of activity rows of types the pact scores, reduced to what the fold needs."""
 
-    lead: Codes
-    slot: Codes  # the row's class + 1; 0 for a type the pact does not score
+    lead: Codes  # the row's lead: its position among the fold's leads
+    slot: Codes  # the row's class + 1 (never 0: rows of types the pact does not score are dropped)
     at: Int64s
+
+
+# A type with more globbed rules than this has its rules folded one column each (see _columns).
+MAX_GLOBS_PER_TYPE = 3
+
+
+def _by_half_life(rules: Sequence[BehaviourRule], hits: Sequence[int]) -> list[tuple[int, ...]]:
+    """`hits` (rule indices) grouped by half-life, in rule order: rules of a group decay alike."""
+    groups: dict[float, list[int]] = {}
+    for i in hits:
+        groups.setdefault(_half_life(rules[i]), []).append(i)
+    return [tuple(group) for group in groups.values()]
+
+
+def _columns(rules: Sequence[BehaviourRule]) -> list[tuple[int, ...]]:
+    """The fold's columns: each a set of rules that rows add to together, with one half-life.
+
+    A row hitting several rules of one half-life (a pricing page view is also a page view) adds
+    its weight once, to the column of exactly that set; a rule's value is then the sum of the
+    columns holding it. The sets are every one the pact allows (per type: its unglobbed rules
+    plus any subset of its globbed ones). Where that would be many, each rule is its own column
+    and a row adds to each rule it hits.
+    """
+    one_each: list[tuple[int, ...]] = [(i,) for i in range(len(rules))]
+    by_type: dict[str, tuple[list[int], list[int]]] = {}
+    for i, rule in enumerate(rules):
+        plain, globbed = by_type.setdefault(rule.activity, ([], []))
+        (globbed if rule.match is not None else plain).append(i)
+    columns: list[tuple[int, ...]] = []
+    for plain, globbed in by_type.values():
+        if len(globbed) > MAX_GLOBS_PER_TYPE:
+            return one_each
+        for subset in range(1 << len(globbed)):
+            hits = sorted(plain + [g for bit, g in enumerate(globbed) if subset >> bit & 1])
+            columns.extend(g for g in _by_half_life(rules, hits) if g not in columns)
+    return columns if len(columns) <= 2 * len(rules) else one_each
 
 
 class RowClassifier:
     """Sorts activity rows into classes, then folds them per lead: the engine of both batch paths.
 
     A class is an activity type the pact scores together with the set of rules a row of it hits
-    (decided by the glob verdicts on its properties); rows of types the pact does not score get
-    the last class, which counts for nothing. Verdicts are the domain's `property_matches`, run
-    once per distinct property value. The per-lead reduction is NumPy over a (lead, class) key:
-    `maximum.at` for as_of, then counts and decayed sums with `add.at`, block by block so every
-    temporary stays small (on the reference VM, first touches of fresh memory cost more than
-    the arithmetic).
+    (decided by the glob verdicts on its properties); rows of types the pact does not score are
+    dropped as they are classified. Verdicts are the domain's `property_matches`, run once per
+    distinct property value. The per-lead reduction is NumPy: `maximum.at` for as_of, then
+    counts and decayed sums with `add.at` into one cell per lead and column (see `_columns`),
+    block by block so every temporary stays small (on the reference VM, first touches of fresh
+    memory cost more than the arithmetic).
     """
 
     def __init__(self, pact: Pact) -> None:
@@ -370,9 +411,12 @@ class RowClassifier:
         self.rules = pact.scoring.behaviour
         self.snapshot_layout = SnapshotLayout.of(pact)
         self.globbed = [i for i, r in enumerate(self.rules) if r.match is not None]
+        self.columns = _columns(self.rules)
+        self._column_of = {column: c for c, column in enumerate(self.columns)}
+        self.feeds = [[c for c, column in enumerate(self.columns) if r in column] for r in range(len(self.rules))]
         self._slots: dict[tuple[str, int], int] = {}
         self.slot_type: list[int] = [-1]  # action index per slot (slot 0: types the pact does not score)
-        self.class_hits: list[tuple[int, ...]] = []  # the rules each class (slot - 1) hits
+        self.class_columns: list[tuple[int, ...]] = []  # the columns each class (slot - 1) adds to
         self._verdicts: dict[int, dict[str | None, bool]] = {}  # per globbed rule: JSON text -> verdict
         self._last_bits: dict[int, tuple[pa.Array, Codes]] = {}
         self._fold_tables: _FoldTables | None = None
@@ -381,7 +425,7 @@ class RowClassifier:
     @property
     def slots(self) -> int:
         """Slot 0 (rows of types the pact does not score), then one per class seen so far."""
-        return len(self.class_hits) + 1
+        return len(self.class_columns) + 1
 
     def _slot(self, type_name: str, bits: int) -> int:
         """Where a row of this type with these glob verdicts is counted: its class + 1, or 0 (not scored)."""
@@ -391,13 +435,18 @@ class RowClassifier:
             if type_name not in self.layout.action_types:
                 found = 0
             else:
-                hits = tuple(
+                hits = [
                     i
                     for i, rule in enumerate(self.rules)
                     if rule.activity == type_name and (rule.match is None or (bits >> self.globbed.index(i)) & 1)
-                )
-                self.class_hits.append(hits)
-                found = len(self.class_hits)
+                ]
+                columns: list[int] = []
+                for group in _by_half_life(self.rules, hits):
+                    # With one column per rule (see _columns), a group of several is split up.
+                    singles = [group] if group in self._column_of else [(i,) for i in group]
+                    columns.extend(self._column_of[g] for g in singles)
+                self.class_columns.append(tuple(columns))
+                found = len(self.class_columns)
                 self.slot_type.append(self.layout.action_types.index(type_name))
             self._slots[key] = found
         return found
@@ -417,7 +466,7 @@ class RowClassifier:
     def _verdict_codes(self, values: list[Any], rule_index: int) -> Codes:
         rule = self.rules[rule_index]
         known = self._verdicts.setdefault(rule_index, {})
-        return _per_value(values, known, lambda value: property_matches(rule, value)).astype(np.int32)
+        return _per_value(values, known, lambda values: [property_matches(rule, v) for v in values]).astype(np.int32)
 
     def block(self, batch: pa.RecordBatch, positions: Callable[[Int64s], Codes]) -> _Block:
         """The rows of one record batch of a snapshot's activities, classified."""
@@ -449,7 +498,15 @@ class RowClassifier:
                 combos, keys = np.unique(keys, return_inverse=True)
                 table = np.array(self._slots_of(type_names, width, combos.tolist()), dtype=np.int32)
             slot = table[keys]
-        return _Block(positions(_int64s(batch.column("lead_id"))), slot, _int64s(batch.column("occurred_at")))
+        # Only rows of types the pact scores go on; Arrow's filter is branch-free, NumPy's is not.
+        scored = slot != 0
+        if scored.all():
+            return _Block(positions(_int64s(batch.column("lead_id"))), slot, _int64s(batch.column("occurred_at")))
+        mask = pa.array(scored)
+        kept = pa.RecordBatch.from_arrays(
+            [batch.column("lead_id"), batch.column("occurred_at"), pa.array(slot)], names=["lead", "at", "slot"]
+        ).filter(mask)
+        return _Block(positions(_int64s(kept.column(0))), _codes_of(kept.column(2)), _int64s(kept.column(1)))
 
     def _slots_of(self, type_names: Sequence[str], width: int, keys: list[int]) -> list[int]:
         """The slot of each combination key: the type code above `width` bits of glob verdicts."""
@@ -485,7 +542,9 @@ class RowClassifier:
                         bits |= 1 << bit
                 found = cache[(kind, values)] = self._slot(kind, bits)
             slots.append(found)
-        return _Block(lead, np.array(slots, dtype=np.int32), at)
+        slot = np.array(slots, dtype=np.int32)
+        keep = np.flatnonzero(slot)  # rows of types the pact does not score count for nothing
+        return _Block(lead[keep], slot[keep], at[keep])
 
     def fold(
         self, leads: int, blocks: Iterable[_Block], span: tuple[int, int], carry: Carry | None = None
@@ -500,64 +559,61 @@ class RowClassifier:
         Decay composes, so each row's weight is taken relative to the newest row (`span[1]`)
         and each lead's sums are scaled to its own as_of at the end: one pass over the rows,
         with counts and decayed sums accumulated together (the imaginary and real parts of one
-        complex cell per lead and rule: one random memory access instead of two). Where a
+        complex cell per lead and column: one random memory access instead of two). Where a
         half-life is so short against the span that a weight could underflow, the weights are
         taken relative to each lead's as_of instead, which needs as_of first: two passes.
         """
-        rules = self.layout.rules
+        rules, columns = self.layout.rules, len(self.columns)
         newest = span[1]
         one_pass = all(abs(_per_micro(_half_life(r))) * (span[1] - span[0]) < MAX_EXPONENT for r in self.rules)
-        rows: Iterable[_Block] = blocks if one_pass else list(blocks)
         as_of = np.full(leads, NO_INSTANT, dtype=np.int64) if carry is None else carry.as_of.copy()
-        # One cell per rule and lead, rule-major (each rule's leads contiguous), plus a last row
-        # of cells that absorbs the rows hitting no rule.
-        cells = np.zeros((rules + 1) * leads, dtype=np.complex128)
+        # One cell per column and lead, column-major: each column's leads are contiguous.
+        cells = np.zeros(columns * leads, dtype=np.complex128)
         actions = np.zeros((self.layout.actions, leads), dtype=np.bool_)  # type-major too
-        if not one_pass:
-            for block in rows:
-                hits = self._tables(leads).hits
-                np.maximum.at(as_of, block.lead, np.where(hits[block.slot], block.at, NO_INSTANT))
-        weights = np.empty(0, dtype=np.complex128)  # (decayed weight, count 1) per row, reused
+        rows = [self._hitting(block, leads, actions) for block in blocks]
+        for block in rows:
+            np.maximum.at(as_of, block.lead, block.at)
+        # (decayed weight, count 1) per row; the prefix of one buffer serves every block.
+        buffer = np.empty(max((len(block.lead) for block in rows), default=0), dtype=np.complex128)
+        buffer.imag = 1.0
         for block in rows:
             # Blocks may be classified as they come: the tables grow with the classes seen.
             tables = self._tables(leads)
-            if one_pass:
-                np.maximum.at(as_of, block.lead, np.where(tables.hits[block.slot], block.at, NO_INSTANT))
             lead, slot, at = block.lead, block.slot, block.at
             for depth, (cell_of, per_micro) in enumerate(tables.layers):
-                if depth:  # a row hitting several rules adds to each: rare, so only those rows
-                    more = np.flatnonzero(cell_of[slot] < rules * leads)
+                if depth:  # a row adding to several columns (rules of different half-lives): rare
+                    more = np.flatnonzero(cell_of[slot] >= 0)
                     lead, slot, at = lead[more], slot[more], at[more]
                 key = cell_of[slot]
                 key += lead
-                if len(weights) != len(key):
-                    weights = np.empty(len(key), dtype=np.complex128)
-                    weights.imag = 1.0
+                weights = buffer[: len(key)]
                 # 2 ** ((reference - at) × minus 1 / (µs per day × half-life)): the weight's decay.
                 lag = np.subtract(newest if one_pass else as_of[lead], at, dtype=np.float64)
                 lag *= per_micro[slot]
                 np.exp2(lag, out=weights.real)
                 np.add.at(cells, key, weights)
-            if len(tables.bare):
-                only = np.isin(block.slot, tables.bare)
-                if only.any():
-                    actions[tables.slot_type[block.slot[only]], block.lead[only]] = True
-        # Views into the cells, no copies: raw values are the real parts, counts the imaginary.
-        table = cells.reshape(rules + 1, leads)[:rules]
-        raw, matches = table.real, table.imag
-        if one_pass:
-            # Back from the reference to each lead's as_of: a factor ≥ 1 per half-life.
-            ahead = (np.where(as_of != NO_INSTANT, as_of, newest) - newest).astype(np.float64)
-            factors: dict[float, Floats] = {}
-            for r, rule in enumerate(self.rules):
-                if rule.half_life_days is not None:
-                    factor = factors.get(rule.half_life_days)
-                    if factor is None:
-                        factor = factors[rule.half_life_days] = np.exp2(ahead * _per_micro(rule.half_life_days))
-                    raw[r] *= factor
+        sums, counts = cells.real.reshape(columns, leads), cells.imag.reshape(columns, leads)
+        raw, matches = np.empty((rules, leads)), np.empty((rules, leads))
+        # Back from the reference to each lead's as_of: a factor ≥ 1 per half-life.
+        ahead = (np.where(as_of != NO_INSTANT, as_of, newest) - newest).astype(np.float64) if one_pass else None
+        factors: dict[float, Floats] = {}
         for r, rule in enumerate(self.rules):
-            raw[r] *= rule.points
-            actions[self.layout.action_types.index(rule.activity)] |= matches[r] > 0
+            feeds = self.feeds[r]
+            if not feeds:
+                raw[r], matches[r] = 0.0, 0.0
+                continue
+            np.multiply(sums[feeds[0]], rule.points, out=raw[r])
+            np.copyto(matches[r], counts[feeds[0]])
+            for c in feeds[1:]:
+                raw[r] += sums[c] * rule.points
+                matches[r] += counts[c]
+            if ahead is not None and rule.half_life_days is not None:
+                factor = factors.get(rule.half_life_days)
+                if factor is None:
+                    factor = factors[rule.half_life_days] = np.exp2(ahead * _per_micro(rule.half_life_days))
+                raw[r] *= factor
+        for c, column in enumerate(self.columns):
+            actions[self.layout.action_types.index(self.rules[column[0]].activity)] |= counts[c] > 0
         raw, matches, actions = raw.T, matches.T, actions.T  # (leads, rules) and (leads, types) views
         if carry is not None:
             before = carry.as_of != NO_INSTANT
@@ -568,6 +624,19 @@ class RowClassifier:
             actions |= carry.states.actions
         return as_of, StateMatrix(raw, matches, actions)
 
+    def _hitting(self, block: _Block, leads: int, actions: Bools) -> _Block:
+        """The block's rows that hit some rule; the others only mark their type as done in `actions`."""
+        tables = self._tables(leads)
+        if not len(tables.bare):
+            return block
+        hit = tables.hits[block.slot]
+        if hit.all():
+            return block
+        bare = ~hit
+        actions[tables.slot_type[block.slot[bare]], block.lead[bare]] = True
+        keep = np.flatnonzero(hit)
+        return _Block(block.lead[keep], block.slot[keep], block.at[keep])
+
     def _tables(self, leads: int) -> _FoldTables:
         """The fold's lookup tables per slot, rebuilt when a block brought new classes."""
         if self._fold_tables is None or len(self._fold_tables.hits) != self.slots:
@@ -577,14 +646,23 @@ class RowClassifier:
     def totals(self, lead_ids: Int64s, as_of: Int64s, states: StateMatrix, attributes: Floats, at: int) -> BatchScores:
         """Behaviour (capped per rule) at as_of and at `at`, plus the attribute points."""
         leads = len(lead_ids)
-        behaviour, behaviour_at = np.zeros(leads), np.zeros(leads)
+        behaviour, behaviour_at, steady = np.zeros(leads), np.zeros(leads), np.zeros(leads)
         has_as_of = as_of != NO_INSTANT
         # behaviour_at never extrapolates before as_of; a lead without as_of has nothing to decay.
         elapsed_days = np.maximum(at - np.where(has_as_of, as_of, at), 0) / MICROS_PER_SECOND / SECONDS_PER_DAY
+        decays: dict[float, Floats] = {}
         for r, rule in enumerate(self.rules):
             raw = states.raw[:, r]
+            if rule.half_life_days is None:
+                steady += _capped(rule, raw)  # the same at as_of and at `at`
+                continue
             behaviour += _capped(rule, raw)
-            behaviour_at += _capped(rule, raw * _decay(rule, elapsed_days))
+            decay = decays.get(rule.half_life_days)
+            if decay is None:
+                decay = decays[rule.half_life_days] = np.exp2(elapsed_days * (-1.0 / rule.half_life_days))
+            behaviour_at += _capped(rule, raw * decay)
+        behaviour += steady
+        behaviour_at += steady
         return BatchScores(
             layout=self.layout,
             at=at,
@@ -601,7 +679,7 @@ class RowClassifier:
 @dataclass(frozen=True, slots=True)
 class _FoldTables:
     """Per slot: whether its class hits a rule, its action type, and per depth d the cell offset
-    of the d-th rule it hits (rule × leads; rules × leads for none) with that rule's decay
+    of the d-th column it adds to (column × leads; -1 for none) with that column's decay
     exponent per microsecond."""
 
     hits: Bools
@@ -611,15 +689,14 @@ class _FoldTables:
 
     @classmethod
     def of(cls, classifier: RowClassifier, leads: int) -> _FoldTables:
-        rules, class_hits = classifier.layout.rules, classifier.class_hits
-        hits = np.array([False] + [bool(h) for h in class_hits])
+        class_columns = classifier.class_columns
+        hits = np.array([False] + [bool(c) for c in class_columns])
+        per_micro = [_per_micro(_half_life(classifier.rules[column[0]])) for column in classifier.columns]
         layers = []
-        for d in range(max((len(h) for h in class_hits), default=0) or 1):
-            chosen = [None] + [h[d] if d < len(h) else None for h in class_hits]
-            cell_of = np.array([(rules if r is None else r) * leads for r in chosen], dtype=np.intp)
-            rule_of = [None if r is None else classifier.rules[r] for r in chosen]
-            per_micro = np.array([0.0 if r is None else _per_micro(_half_life(r)) for r in rule_of])
-            layers.append((cell_of, per_micro))
+        for d in range(max((len(c) for c in class_columns), default=0) or 1):
+            chosen = [None] + [c[d] if d < len(c) else None for c in class_columns]
+            cell_of = np.array([-1 if c is None else c * leads for c in chosen], dtype=np.intp)
+            layers.append((cell_of, np.array([0.0 if c is None else per_micro[c] for c in chosen])))
         return cls(
             hits=hits,
             bare=(np.flatnonzero(~hits[1:]) + 1).astype(np.int32),
@@ -634,6 +711,10 @@ class Carry:
 
     as_of: Int64s  # NO_INSTANT where nothing has hit a rule yet
     states: StateMatrix
+
+
+def _codes_of(column: pa.Array) -> Codes:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def _codes(column: pa.Array, null: bool = False) -> Codes:
@@ -655,10 +736,6 @@ def _half_life(rule: BehaviourRule) -> float:
     return math.inf if rule.half_life_days is None else rule.half_life_days
 
 
-def _decay(rule: BehaviourRule, elapsed_days: Floats) -> Floats | float:
-    return 1.0 if rule.half_life_days is None else np.exp2(elapsed_days * (-1.0 / rule.half_life_days))
-
-
 def _capped(rule: BehaviourRule, raw: Floats) -> Floats:
     return raw if rule.cap is None else np.minimum(raw, rule.cap)
 
@@ -672,20 +749,17 @@ def _member(text: str | None) -> Any:
     return _JSON.decode(text)
 
 
-def _per_value(texts: list[str | None], known: dict[str | None, bool], judge: Callable[[Any], bool]) -> Bools:
+def _per_value(
+    texts: list[str | None], known: dict[str | None, bool], judge: Callable[[list[Any]], list[bool]]
+) -> Bools:
     """`judge` of each dictionary value (JSON text), plus False in one more slot for the null code;
     `known` remembers the verdicts across the chunks and blocks of one snapshot."""
+    new = [text for text in dict.fromkeys(texts) if text not in known]
+    if new:
+        known.update(zip(new, judge([_member(text) for text in new]), strict=True))
     out = np.zeros(len(texts) + 1, dtype=np.bool_)
-    for code, text in enumerate(texts):
-        verdict = known.get(text)
-        if verdict is None:
-            verdict = known[text] = judge(_member(text))
-        out[code] = verdict
+    out[:-1] = [known[text] for text in texts]
     return out
-
-
-def _holds(rule: AttributeRule, value: Any) -> bool:
-    return condition_holds(rule, {rule.field: value})
 
 
 def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Floats:
@@ -696,9 +770,9 @@ def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Fl
         verdicts: dict[str | None, bool] = {}
         at = 0
         for chunk in column.chunks:
-            holds = _per_value(chunk.dictionary.to_pylist(), verdicts, partial(_holds, rule))
-            hit = holds[_codes(chunk, null=True)]
-            points[at : at + len(chunk)] += np.where(hit, rule.points, 0.0)
+            holds = _per_value(chunk.dictionary.to_pylist(), verdicts, partial(condition_verdicts, rule))
+            gained = np.where(holds, float(rule.points), 0.0)  # per dictionary code
+            np.add(points[at : at + len(chunk)], gained[_codes(chunk, null=True)], out=points[at : at + len(chunk)])
             at += len(chunk)
     return points
 
