@@ -47,11 +47,20 @@ class Variant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def timed(fn: Callable[[], Any], runs: int = 3, slow: float | None = None) -> tuple[float, list[float], Any]:
-    """Best of `runs` (stopping after one when it took longer than `slow` seconds), all times, last result."""
+def timed(
+    fn: Callable[[], Any], runs: int = 3, slow: float | None = None, warm: bool = False
+) -> tuple[float, list[float], Any]:
+    """Best of `runs` (stopping after one when it took longer than `slow` seconds), all times, last result.
+
+    `warm`: one untimed run first, for compute variants (reference §5.1: best of 3, warm). Each
+    run's result is dropped before the next starts, as a caller holding one result would.
+    """
     times: list[float] = []
     result: Any = None
+    if warm:
+        fn()
     for _ in range(runs):
+        result = None
         started = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - started)
@@ -60,8 +69,9 @@ def timed(fn: Callable[[], Any], runs: int = 3, slow: float | None = None) -> tu
     return min(times), times, result
 
 
-def _runs_note(times: list[float]) -> str:
-    return "best of 3" if len(times) == 3 else f"{len(times)} run" + ("s" if len(times) > 1 else "")
+def _runs_note(times: list[float], warm: bool = False) -> str:
+    note = "best of 3" if len(times) == 3 else f"{len(times)} run" + ("s" if len(times) > 1 else "")
+    return f"{note} after a warm-up run" if warm else note
 
 
 def _max_difference(ours: dict[int, float], theirs: dict[int, float]) -> float:
@@ -78,8 +88,8 @@ def w1(data: Dataset, pact: Pact) -> dict[str, Any]:
     at = END
     variants: list[Variant] = []
 
-    best, times, scores = timed(lambda: score_snapshot(snap, pact, at))
-    variants.append(Variant("ours: score_snapshot (Arrow + NumPy)", best, times, _runs_note(times)))
+    best, times, scores = timed(lambda: score_snapshot(snap, pact, at), warm=True)
+    variants.append(Variant("ours: score_snapshot (Arrow + NumPy)", best, times, _runs_note(times, warm=True)))
     ours_at = dict(zip(scores.lead_id.tolist(), scores.total_at.tolist(), strict=True))
     ours_now = dict(zip(scores.lead_id.tolist(), scores.total.tolist(), strict=True))
     agreement: dict[str, float] = {}
@@ -116,19 +126,19 @@ def w1(data: Dataset, pact: Pact) -> dict[str, Any]:
     agreement["SQLite SQL"] = _max_difference(ours_at, {k: v[1] for k, v in totals.items()})
     connection.close()
 
-    best, times, result = timed(lambda: baselines.run_duckdb(plain, pact, END_MICROS), slow=SLOW)
-    variants.append(Variant("DuckDB SQL", best, times, _runs_note(times)))
+    best, times, result = timed(lambda: baselines.run_duckdb(plain, pact, END_MICROS), slow=SLOW, warm=True)
+    variants.append(Variant("DuckDB SQL", best, times, _runs_note(times, warm=True)))
     duck = dict(zip(result.column("lead_id").to_pylist(), result.column("total_at").to_pylist(), strict=True))
     agreement["DuckDB SQL"] = _max_difference(ours_at, duck)
 
     encoded = _encoded(data, pact, scores)
-    best, times, ceiling = timed(lambda: baselines.numpy_ceiling(encoded, pact, END_MICROS))
+    best, times, ceiling = timed(lambda: baselines.numpy_ceiling(encoded, pact, END_MICROS), warm=True)
     variants.append(
         Variant(
             "NumPy bincount ceiling (pre-encoded ints, total at T only)",
             best,
             times,
-            _runs_note(times),
+            _runs_note(times, warm=True),
         )
     )
     agreement["NumPy ceiling"] = _max_difference(ours_at, dict(enumerate(ceiling.tolist(), start=1)))

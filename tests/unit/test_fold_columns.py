@@ -7,12 +7,14 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leadpact.adapters.analytics.scoring import (
     MAX_GLOBS_PER_TYPE,
+    RowClassifier,
     Snapshot,
     SnapshotLayout,
     _columns,
@@ -22,7 +24,7 @@ from leadpact.adapters.analytics.scoring import (
 )
 from leadpact.adapters.db.tables import to_micros
 from leadpact.domain.pact import BehaviourRule, Pact, PropertyMatch, Scoring
-from leadpact.domain.scoring import Activity, ScoreState
+from leadpact.domain.scoring import Activity, ScoreState, rule_matches
 from tests.factories import example_document
 
 T = datetime(2026, 4, 1, tzinfo=UTC)
@@ -135,3 +137,41 @@ def test_the_batch_fold_equals_the_domain_fold_for_any_shape_of_pact(
             assert row[matches_column(rule.id)] == state.matches.get(rule.id, 0), rule.id
             expected = state.raw.get(rule.id, 0.0)
             assert math.isclose(row[raw_column(rule.id)], expected, rel_tol=1e-9, abs_tol=1e-9), rule.id
+
+
+def test_rows_given_as_python_values_are_classified_as_the_domain_judges_them() -> None:
+    classifier = RowClassifier(EXAMPLE)
+    pricing = {"url": "https://example.jp/pricing"}
+    rows: list[tuple[str, object]] = [
+        ("page_view", pricing),
+        ("page_view", json.dumps(pricing)),  # JSON text, as SQLite hands properties over
+        ("page_view", {"url": ["https://example.jp/about"]}),  # a list: unhashable, judged by its text
+        ("page_view", {"url": ["https://example.jp/pricing"]}),
+        ("page_view", None),
+        ("form_submit", pricing),  # a type no rule scores: dropped
+        ("unsubscribed", {}),
+    ]
+    block = classifier.rows_block(
+        np.arange(len(rows), dtype=np.int32),
+        [kind for kind, _ in rows],
+        [props for _, props in rows],
+        np.arange(len(rows), dtype=np.int64),
+    )
+    assert block.lead.tolist() == [0, 1, 2, 3, 4, 6]
+    rules = EXAMPLE.scoring.behaviour
+    hits = [
+        tuple(sorted(rules[i].id for c in classifier.class_columns[slot - 1] for i in classifier.columns[c]))
+        for slot in block.slot.tolist()
+    ]
+    assert hits == [
+        ("page_view", "pricing_page"),
+        ("page_view", "pricing_page"),
+        ("page_view",),
+        ("page_view", "pricing_page"),  # "['https://example.jp/pricing']" has "/pricing" in it
+        ("page_view",),
+        ("unsubscribed",),
+    ]
+    for lead, found in zip(block.lead.tolist(), hits, strict=True):
+        kind, props = rows[lead]
+        mapping = json.loads(props) if isinstance(props, str) else props or {}
+        assert found == tuple(sorted(r.id for r in rules if rule_matches(r, kind, mapping)))

@@ -25,9 +25,11 @@ import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Engine
 
 from leadpact.adapters.analytics.scoring import (
@@ -110,7 +112,9 @@ def rescore_incremental(
     ids = lead_ids.tolist()
     _lock(store, ids)
     stored = _stored_scores(store, ids, version)
-    current = np.fromiter((i in stored for i in ids), dtype=np.bool_, count=len(ids))
+    where = np.searchsorted(lead_ids, stored.lead_ids)  # the stored leads' positions
+    current = np.zeros(len(ids), dtype=np.bool_)
+    current[where] = True
 
     classifier = RowClassifier(pact)
     fresh = current[position]
@@ -119,11 +123,11 @@ def rescore_incremental(
         classifier.rows_block(
             position[fresh].astype(np.int32),
             [activity_rows[i]["type"] for i in kept],
-            [_properties(activity_rows[i].get("properties")) for i in kept],
+            [activity_rows[i].get("properties") for i in kept],
             occurred[fresh],
         )
     ]
-    stale = [i for i, ok in zip(ids, current.tolist(), strict=True) if not ok]
+    stale = lead_ids[~current].tolist()
     if stale:
         # Their whole history, which already holds this batch's rows (same transaction).
         history = [row for rows in store.activities.of_leads(stale).values() for row in rows]
@@ -131,7 +135,7 @@ def rescore_incremental(
             classifier.rows_block(
                 np.searchsorted(lead_ids, [r.lead_id for r in history]).astype(np.int32),
                 [r.type for r in history],
-                [_properties(r.properties) for r in history],
+                [r.properties for r in history],
                 np.array([_micros(r.occurred_at) for r in history], dtype=np.int64),
             )
         )
@@ -140,13 +144,11 @@ def rescore_incremental(
     carry = StateMatrix.empty(len(ids), layout)
     carry_as_of = np.full(len(ids), NO_INSTANT, dtype=np.int64)
     attributes = np.zeros(len(ids))
-    where = np.flatnonzero(current)
     if len(where):
-        found = [stored[ids[i]] for i in where.tolist()]
-        decoded = layout.decode([s.record for s in found])
+        decoded = layout.decode(stored.records)
         carry.raw[where], carry.matches[where], carry.actions[where] = decoded.raw, decoded.matches, decoded.actions
-        carry_as_of[where] = [NO_INSTANT if s.as_of is None else s.as_of for s in found]
-        attributes[where] = [s.attributes for s in found]
+        carry_as_of[where] = [NO_INSTANT if a is None else a for a in stored.as_of]
+        attributes[where] = stored.attributes
     if stale:
         judge = _AttributeJudge(pact)
         fits = _attributes_of(store, stale)
@@ -167,9 +169,12 @@ def rescore_incremental(
 
 @dataclass(frozen=True, slots=True)
 class _Stored:
-    as_of: int | None
-    record: bytes
-    attributes: float
+    """The stored score rows of some leads, column by column, in lead id order."""
+
+    lead_ids: list[int]
+    as_of: list[int | None]
+    records: list[bytes]
+    attributes: list[float]
 
 
 def _postgres(store: Store) -> bool:
@@ -206,17 +211,23 @@ def _cursor(store: Store) -> Any:
     return store.connection.connection.cursor()
 
 
-def _stored_scores(store: Store, lead_ids: list[int], version: int) -> dict[int, _Stored]:
+def _stored_scores(store: Store, lead_ids: list[int], version: int) -> _Stored:
     where, param = _ids_param(store, lead_ids)
     mark = _mark(store)
-    query = f"SELECT lead_id, as_of, state, attributes FROM lead_scores WHERE lead_id {where} AND pact_version = {mark}"
+    query = (
+        f"SELECT lead_id, as_of, state, attributes FROM lead_scores WHERE lead_id {where} "
+        f"AND pact_version = {mark} ORDER BY lead_id"
+    )
     cursor = _cursor(store)
     try:
         cursor.execute(query, (param, version))
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    return {lead_id: _Stored(as_of, bytes(record), attributes) for lead_id, as_of, record, attributes in rows}
+    if not rows:
+        return _Stored([], [], [], [])
+    ids, as_of, records, attributes = (list(column) for column in zip(*rows, strict=True))
+    return _Stored(ids, as_of, records, attributes)
 
 
 def _attributes_of(store: Store, lead_ids: list[int]) -> dict[int, dict[str, AttributeValue]]:
@@ -229,24 +240,44 @@ def _save(store: Store, scores: BatchScores, version: int, scored_at: int, curre
     """Leads with a current score: UPDATE in place (version and attribute points are unchanged);
     the others: INSERT, or replace a score stored under another version."""
     records = scores.layout.encode(scores.states)
+    width = records.shape[1]
     mark = _mark(store)
-    as_of = [None if a == NO_INSTANT else a for a in scores.as_of.tolist()]
-    states = [bytes(r) for r in records]
-    lead_ids, behaviour, fits, totals = (
-        scores.lead_id.tolist(),
-        scores.behaviour.tolist(),
-        scores.attributes.tolist(),
-        scores.total.tolist(),
+
+    def column(values: npt.NDArray[Any], chosen: Bools) -> list[Any]:
+        return values[chosen].tolist()  # type: ignore[no-any-return]
+
+    def states(chosen: Bools) -> list[bytes]:
+        joined = records[chosen].tobytes()
+        return [joined[i : i + width] for i in range(0, len(joined), width)]
+
+    def instants(chosen: Bools) -> list[int | None]:
+        return [None if a == NO_INSTANT else a for a in column(scores.as_of, chosen)]
+
+    fresh, stale = current, ~current
+    updates = list(
+        zip(
+            instants(fresh),
+            states(fresh),
+            column(scores.behaviour, fresh),
+            column(scores.total, fresh),
+            repeat(scored_at),
+            column(scores.lead_id, fresh),
+            strict=False,  # repeat() is endless
+        )
     )
-    fresh = current.tolist()
-    updates = [
-        (as_of[i], states[i], behaviour[i], totals[i], scored_at, lead_ids[i]) for i in range(scores.leads) if fresh[i]
-    ]
-    inserts = [
-        (lead_ids[i], version, as_of[i], states[i], behaviour[i], fits[i], totals[i], scored_at)
-        for i in range(scores.leads)
-        if not fresh[i]
-    ]
+    inserts = list(
+        zip(
+            column(scores.lead_id, stale),
+            repeat(version),
+            instants(stale),
+            states(stale),
+            column(scores.behaviour, stale),
+            column(scores.attributes, stale),
+            column(scores.total, stale),
+            repeat(scored_at),
+            strict=False,
+        )
+    )
     columns = ("pact_version", "as_of", "state", "behaviour", "attributes", "total", "scored_at")
     cursor = _cursor(store)
     try:
@@ -268,10 +299,6 @@ def _save(store: Store, scores: BatchScores, version: int, scored_at: int, curre
 
 def _micros(value: datetime | int) -> int:
     return value if isinstance(value, int) else to_micros(value)
-
-
-def _properties(value: Any) -> Mapping[str, Any]:
-    return _json(value) or {}
 
 
 def _json(value: Any) -> Any:

@@ -520,29 +520,32 @@ class RowClassifier:
             found = self._tables_by_types[type_names] = np.array(self._slots_of(type_names, width, every), np.int32)
         return found
 
-    def rows_block(
-        self, lead: Codes, types: Sequence[str], properties: Sequence[Mapping[str, Any]], at: Int64s
-    ) -> _Block:
-        """Rows given as Python values (the incremental path's few thousand): classified per row."""
+    def rows_block(self, lead: Codes, types: Sequence[str], properties: Sequence[Any], at: Int64s) -> _Block:
+        """Rows given as Python values (the incremental path's few thousand), classified once per
+        distinct (type, globbed property values). `properties`: mappings, their JSON text, or None."""
         names = [self.rules[i].match.property for i in self.globbed]  # type: ignore[union-attr]
-        cache: dict[Any, int] = {}
-        slots = []
-        for kind, props in zip(types, properties, strict=True):
-            values = tuple(props.get(name) for name in names) if names else ()
-            try:
-                found = cache.get((kind, values))
-            except TypeError:  # a list or object property: key it by its JSON text
-                values = tuple(json.dumps(v, sort_keys=True) for v in values)
-                found = cache.get((kind, values))
-            if found is None:
-                bits = 0
-                for bit, i in enumerate(self.globbed):
-                    rule = self.rules[i]
-                    if rule.activity == kind and property_matches(rule, props.get(names[bit])):
-                        bits |= 1 << bit
-                found = cache[(kind, values)] = self._slot(kind, bits)
-            slots.append(found)
-        slot = np.array(slots, dtype=np.int32)
+        found = [_mapping(p) for p in properties] if names else []
+        values = [tuple(p.get(name) for name in names) for p in found] if names else [()] * len(types)
+        keys: list[Any] = list(zip(types, values, strict=True))
+        originals: dict[Any, tuple[Any, ...]] | None = None
+        try:
+            slots = dict.fromkeys(keys, 0)
+        except TypeError:  # a list or object property: key it by its JSON text, judge the value
+            originals, hashed = {}, []
+            for kind, row_values in keys:
+                key = (kind, tuple(map(_hashable, row_values)))
+                originals.setdefault(key, row_values)
+                hashed.append(key)
+            keys, slots = hashed, dict.fromkeys(hashed, 0)
+        for key in slots:
+            kind, judged = key[0], key[1] if originals is None else originals[key]
+            bits = 0
+            for bit, i in enumerate(self.globbed):
+                rule = self.rules[i]
+                if rule.activity == kind and property_matches(rule, judged[bit]):
+                    bits |= 1 << bit
+            slots[key] = self._slot(kind, bits)
+        slot = np.array([slots[key] for key in keys], dtype=np.int32)
         keep = np.flatnonzero(slot)  # rows of types the pact does not score count for nothing
         return _Block(lead[keep], slot[keep], at[keep])
 
@@ -711,6 +714,17 @@ class Carry:
 
     as_of: Int64s  # NO_INSTANT where nothing has hit a rule yet
     states: StateMatrix
+
+
+def _mapping(properties: Any) -> Mapping[str, Any]:
+    """An activity's properties as a mapping: given so, as JSON text (SQLite), or absent."""
+    if isinstance(properties, str | bytes):
+        properties = json.loads(properties)
+    return properties if isinstance(properties, Mapping) else {}
+
+
+def _hashable(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else value
 
 
 def _codes_of(column: pa.Array) -> Codes:

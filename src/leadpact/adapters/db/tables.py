@@ -42,12 +42,14 @@ metadata = MetaData(
 )
 
 
+MICROSECOND = timedelta(microseconds=1)
+
+
 def to_micros(at: datetime) -> int:
     """An aware instant as integer microseconds since the epoch."""
     if at.tzinfo is None:
         raise ValueError("naive datetimes are not stored; pass a timezone-aware instant")
-    delta = at - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (at - EPOCH) // MICROSECOND
 
 
 def from_micros(micros: int) -> datetime:
