@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -99,6 +99,21 @@ class ClosedDays(PactModel):
         return self
 
 
+class BusinessHours(PactModel):
+    """Opening hours on business days, local time: a business day then ends at `close`."""
+
+    opens: time = Field(alias="open")
+    closes: time = Field(alias="close")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _opens_before_closing(self) -> BusinessHours:
+        if self.closes <= self.opens:
+            raise ValueError("'close' must be after 'open' on the same day")
+        return self
+
+
 class Calendar(PactModel):
     timezone: str = "Asia/Tokyo"
     workdays: tuple[Weekday, ...] = (
@@ -110,6 +125,7 @@ class Calendar(PactModel):
     )
     holidays: str | None = "JP"
     closed: tuple[ClosedDays, ...] = ()
+    hours: BusinessHours | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -277,6 +293,12 @@ class Deadline(PactModel):
             unit = DeadlineUnit.HOURS if found.group(2).lower().startswith("hour") else DeadlineUnit.BUSINESS_DAYS
             return {"amount": float(found.group(1)), "unit": unit}
         return value
+
+    @model_validator(mode="after")
+    def _whole_business_days(self) -> Deadline:
+        if self.unit is DeadlineUnit.BUSINESS_DAYS and self.amount != int(self.amount):
+            raise ValueError(f"a business-day deadline is a whole number of days, not {self.amount:g}")
+        return self
 
     def describe(self) -> str:
         amount = f"{self.amount:g}"

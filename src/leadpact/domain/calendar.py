@@ -1,0 +1,202 @@
+"""The pact's business calendar: which days count, and when a handoff deadline falls due.
+
+One definition, used by every clock, the CLI and the reports (docs/calendar.md):
+
+* A **business day** is one of the pact's workdays, in its time zone, that is neither a
+  national holiday of its country (the `holidays` library, substitute and citizens' holidays
+  included) nor one of the company's closed days.
+* **"Within N business days"** of an instant: due at the end of the Nth business day after
+  the local day the instant falls on. The end of a day is its closing time when the pact sets
+  business hours, otherwise midnight. A handoff on Tuesday 2026-04-28 with 3 business days is
+  due at the end of Thursday 2026-05-07: 4/29 and 5/3–5/6 are holidays, 5/2 a Saturday.
+* **"Within N hours"**: N hours on the wall clock, whatever the calendar says.
+* **Business days from A to B** count the business days after A, up to and including B, so
+  that a clock started on A and due after N business days is due on a day D with
+  `business_days(A, D) == N`.
+
+Days are NumPy `datetime64[D]` underneath (`busday_count`, `busday_offset`), so a sweep over
+a million clocks is a few vector operations, not a loop over days.
+
+Must not import: IO, storage or entry-point libraries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+import numpy as np
+import numpy.typing as npt
+
+from leadpact.domain.pact import Calendar, ClosedDays, Deadline, DeadlineUnit
+
+# The years whose holidays and closed days are laid out in advance: any clock leadpact keeps
+# starts and ends inside them.
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+
+Days = npt.NDArray[np.datetime64]
+
+
+@dataclass(frozen=True, slots=True)
+class DayOff:
+    """A day that is not a business day, and why."""
+
+    day: date
+    reason: str  # "weekend", "holiday" or "closed"
+    name: str  # the holiday's or the closure's name; the weekday for a weekend
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessCalendar:
+    """A pact's calendar made ready for counting: the weekmask and every day off, sorted."""
+
+    zone: ZoneInfo
+    workdays: tuple[int, ...]  # Monday is 0
+    opens: time | None
+    closes: time | None
+    holiday_names: dict[date, str]
+    closed_names: dict[date, str]
+    numpy: np.busdaycalendar
+
+    @classmethod
+    def of(cls, calendar: Calendar) -> BusinessCalendar:
+        return _built(calendar)
+
+    # --- one day at a time --------------------------------------------------------------------
+
+    def is_business_day(self, day: date) -> bool:
+        return bool(np.is_busday(np.datetime64(day, "D"), busdaycal=self.numpy))
+
+    def day_off(self, day: date) -> DayOff | None:
+        """Why `day` is not a business day (None when it is); a holiday wins over a weekend."""
+        if day in self.closed_names:
+            return DayOff(day, "closed", self.closed_names[day])
+        if day in self.holiday_names:
+            return DayOff(day, "holiday", self.holiday_names[day])
+        if day.weekday() not in self.workdays:
+            return DayOff(day, "weekend", day.strftime("%A"))
+        return None
+
+    def days_off(self, first: date, last: date) -> Iterator[DayOff]:
+        """The days off from `first` to `last`, both included."""
+        for day in _span(first, last):
+            off = self.day_off(day)
+            if off is not None:
+                yield off
+
+    def local_day(self, at: datetime) -> date:
+        return _aware(at).astimezone(self.zone).date()
+
+    def end_of(self, day: date) -> datetime:
+        """The instant a business day ends: its closing time, or the next midnight (UTC)."""
+        if self.closes is not None:
+            local = datetime.combine(day, self.closes, tzinfo=self.zone)
+        else:
+            local = datetime.combine(day + timedelta(days=1), time(), tzinfo=self.zone)
+        return local.astimezone(ZoneInfo("UTC"))
+
+    def business_days(self, first: date, last: date) -> int:
+        """Business days after `first` up to and including `last` (negative when `last` is earlier)."""
+        if last < first:
+            return -self.business_days(last, first)
+        start, end = np.datetime64(first, "D") + 1, np.datetime64(last, "D") + 1
+        return int(np.busday_count(start, end, busdaycal=self.numpy))
+
+    def nth_business_day_after(self, day: date, n: int) -> date:
+        """The Nth business day after `day` (n ≥ 1), whatever kind of day `day` is."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        # Rolled back to a business day first, so that the 1st business day after a Saturday is Monday.
+        found = np.busday_offset(np.datetime64(day, "D"), n, roll="backward", busdaycal=self.numpy)
+        return date.fromisoformat(str(found))
+
+    def due(self, start: datetime, deadline: Deadline) -> datetime:
+        """When a clock started at `start` with this deadline falls due (aware, UTC)."""
+        start = _aware(start)
+        if deadline.unit is DeadlineUnit.HOURS:
+            return (start + timedelta(hours=deadline.amount)).astimezone(ZoneInfo("UTC"))
+        return self.end_of(self.nth_business_day_after(self.local_day(start), whole_days(deadline)))
+
+    # --- many at once -------------------------------------------------------------------------
+
+    def due_days(self, start_days: Days, business_days: npt.NDArray[np.int64]) -> Days:
+        """`nth_business_day_after` for arrays of local start days and day counts."""
+        return np.busday_offset(start_days, business_days, roll="backward", busdaycal=self.numpy)
+
+    def count(self, first_days: Days, last_days: Days) -> npt.NDArray[np.int64]:
+        """`business_days` for arrays of days (negative where the last day is the earlier)."""
+        low, high = np.minimum(first_days, last_days), np.maximum(first_days, last_days)
+        counted = np.busday_count(low + 1, high + 1, busdaycal=self.numpy)
+        return np.where(last_days < first_days, -counted, counted)
+
+
+def whole_days(deadline: Deadline) -> int:
+    """A business-day deadline's number of days (the pact allows whole days only)."""
+    if deadline.unit is not DeadlineUnit.BUSINESS_DAYS:
+        raise ValueError("not a business-day deadline")
+    return int(deadline.amount)
+
+
+def _aware(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise ValueError("a naive datetime has no place on the calendar; pass a timezone-aware instant")
+    return at
+
+
+@cache
+def _built(calendar: Calendar) -> BusinessCalendar:
+    years = range(FIRST_YEAR, LAST_YEAR + 1)
+    national: dict[date, str] = {}
+    if calendar.holidays is not None:
+        found = holidays.country_holidays(calendar.holidays, years=years, language=_language(calendar.holidays))
+        national = {day: str(name) for day, name in sorted(found.items())}
+    closed = {day: name for rule in calendar.closed for day, name in _closed_days(rule, years)}
+    workdays = tuple(sorted(d.number for d in calendar.workdays))
+    weekmask = [i in workdays for i in range(7)]
+    offs = sorted(set(national) | set(closed))
+    hours = calendar.hours
+    return BusinessCalendar(
+        zone=ZoneInfo(calendar.timezone),
+        workdays=workdays,
+        opens=hours.opens if hours is not None else None,
+        closes=hours.closes if hours is not None else None,
+        holiday_names=national,
+        closed_names=closed,
+        numpy=np.busdaycalendar(weekmask=weekmask, holidays=np.array(offs, dtype="datetime64[D]")),
+    )
+
+
+def _language(country: str) -> str | None:
+    """The country's own language for holiday names (JP: 振替休日, not "Substitute Holiday")."""
+    language: str | None = holidays.country_holidays(country).default_language
+    return language
+
+
+def _closed_days(rule: ClosedDays, years: range) -> Iterator[tuple[date, str]]:
+    name = rule.label or "closed"
+    if not rule.is_yearly:
+        first = date.fromisoformat(rule.start)
+        last = date.fromisoformat(rule.end) if rule.end is not None else first
+        yield from ((day, name) for day in _span(first, last))
+        return
+    month, day = (int(p) for p in rule.start.split("-"))
+    end_month, end_day = (int(p) for p in (rule.end or rule.start).split("-"))
+    wraps = (end_month, end_day) < (month, day)  # 12-29 to 01-03 runs into the next year
+    for year in years:
+        try:
+            first = date(year, month, day)
+            last = date(year + 1 if wraps else year, end_month, end_day)
+        except ValueError:  # 02-29 in a year without one
+            continue
+        yield from ((d, name) for d in _span(first, last))
+
+
+def _span(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
