@@ -288,3 +288,7 @@ _leads.register(app, lead_app, ledger_app)
 from leadpact.cli import demo as _demo  # noqa: E402
 
 _demo.register(app)
+
+from leadpact.cli import calendar as _calendar  # noqa: E402
+
+_calendar.register(app)

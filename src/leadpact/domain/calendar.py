@@ -39,6 +39,7 @@ from leadpact.domain.pact import Calendar, ClosedDays, Deadline, DeadlineUnit
 FIRST_YEAR, LAST_YEAR = 1990, 2100
 
 Days = npt.NDArray[np.datetime64]
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # not the C locale's
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ class BusinessCalendar:
         if day in self.holiday_names:
             return DayOff(day, "holiday", self.holiday_names[day])
         if day.weekday() not in self.workdays:
-            return DayOff(day, "weekend", day.strftime("%A"))
+            return DayOff(day, "weekend", WEEKDAYS[day.weekday()])
         return None
 
     def days_off(self, first: date, last: date) -> Iterator[DayOff]:
