@@ -326,6 +326,8 @@ class HandoffClock(PactModel):
     stop: tuple[ClockEvent, ...] = Field(min_length=1)
     deadline: Deadline
     responsible: Slug
+    # The share of the budget left when a running clock turns "due soon" (0.25: the last quarter).
+    due_soon: Annotated[float, Field(gt=0, lt=1)] = 0.25
 
     @field_validator("stop", mode="before")
     @classmethod

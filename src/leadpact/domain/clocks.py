@@ -1,0 +1,151 @@
+"""Handoff clocks: started and stopped by ledger entries, judged against their due time.
+
+A pact clock (`HandoffClock`: "inside sales makes first contact within 3 business days of
+assignment") becomes a `ClockRun` for a lead when a ledger entry brings its start event.
+The run keeps what it was started under: the pact version, its due time on that version's
+calendar, the responsible department and the events that stop it. A later pact changes
+the clocks started after it, never the ones already running.
+
+* Each ledger entry brings events (`events_of`): a stage move `entered_<stage>`, an
+  assignment `assigned`, a logged contact `first_contact` (and `meeting_set` when the
+  contact was a meeting or a visit).
+* An entry stops every running clock of its lead whose stop events include one of them,
+  at the entry's time (`stops`). A stop dated before the clock started does not stop it.
+* An entry starts each clock of the active pact whose start event it brings, unless the
+  lead already has that clock running: a lead reassigned while waiting for its first
+  contact keeps waiting, on the same clock (`starts`).
+* A run's state at an instant (`state_at`): met or met late once stopped (stopped exactly
+  at the due time is met), else breached past its due time, due soon once the share of its
+  budget left falls to the clock's `due_soon` share, else running.
+
+Must not import: IO, storage or entry-point libraries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from leadpact.domain.calendar import BusinessCalendar
+from leadpact.domain.ledger import EntryKind, LedgerEntry
+from leadpact.domain.pact import ClockEvent, Pact
+
+MEETING_CHANNELS = frozenset({"meeting", "web_meeting", "visit"})
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    DUE_SOON = "due_soon"
+    BREACHED = "breached"
+    MET = "met"
+    MET_LATE = "met_late"
+
+
+@dataclass(frozen=True, slots=True)
+class ClockRun:
+    """One clock running (or run) for one lead, as started under one pact version."""
+
+    lead_id: int
+    clock_id: str
+    pact_version: int
+    started_at: datetime
+    due_at: datetime
+    responsible: str
+    stops: tuple[ClockEvent, ...]
+    due_soon: float  # the share of the budget left when the clock turns "due soon"
+    stopped_at: datetime | None = None
+    stopped_by: ClockEvent | None = None
+    id: int | None = None  # the stored row's id, once stored
+
+    @property
+    def is_running(self) -> bool:
+        return self.stopped_at is None
+
+    def state_at(self, now: datetime) -> ClockState:
+        if self.stopped_at is not None:
+            return ClockState.MET if self.stopped_at <= self.due_at else ClockState.MET_LATE
+        if now > self.due_at:
+            return ClockState.BREACHED
+        if self.due_at - now <= (self.due_at - self.started_at) * self.due_soon:
+            return ClockState.DUE_SOON
+        return ClockState.RUNNING
+
+
+def events_of(entry: LedgerEntry) -> tuple[ClockEvent, ...]:
+    """The clock events a ledger entry brings."""
+    if entry.kind is EntryKind.TRANSITION:
+        try:
+            return (ClockEvent(f"entered_{entry.to_stage}"),)
+        except ValueError:  # back to `lead`: no clock waits for that
+            return ()
+    if entry.kind is EntryKind.ASSIGNMENT:
+        return (ClockEvent.ASSIGNED,)
+    if entry.kind is EntryKind.CONTACT:
+        if entry.evidence.get("channel") in MEETING_CHANNELS:
+            return (ClockEvent.FIRST_CONTACT, ClockEvent.MEETING_SET)
+        return (ClockEvent.FIRST_CONTACT,)
+    return ()
+
+
+def stops(running: Iterable[ClockRun], entry: LedgerEntry) -> list[ClockRun]:
+    """The lead's running clocks this entry stops, stopped."""
+    brought = events_of(entry)
+    stopped = []
+    for run in running:
+        if run.lead_id != entry.lead_id or not run.is_running or entry.at < run.started_at:
+            continue
+        event = next((e for e in brought if e in run.stops), None)
+        if event is not None:
+            stopped.append(replace(run, stopped_at=entry.at, stopped_by=event))
+    return stopped
+
+
+def starts(
+    pact: Pact, version: int, calendar: BusinessCalendar, running: Sequence[ClockRun], entry: LedgerEntry
+) -> list[ClockRun]:
+    """The clocks of pact `version` this entry starts for its lead (none already running)."""
+    brought = events_of(entry)
+    busy = {run.clock_id for run in running if run.lead_id == entry.lead_id and run.is_running}
+    return [
+        ClockRun(
+            lead_id=entry.lead_id,
+            clock_id=clock.id,
+            pact_version=version,
+            started_at=entry.at,
+            due_at=calendar.due(entry.at, clock.deadline),
+            responsible=clock.responsible,
+            stops=clock.stop,
+            due_soon=clock.due_soon,
+        )
+        for clock in pact.clocks
+        if clock.start in brought and clock.id not in busy
+    ]
+
+
+def advance(
+    pact: Pact, version: int, calendar: BusinessCalendar, running: Sequence[ClockRun], entries: Iterable[LedgerEntry]
+) -> tuple[list[ClockRun], list[ClockRun]]:
+    """Apply ledger entries in order to the running clocks: (clocks started, clocks stopped).
+
+    A clock both started and stopped by these entries is among the started ones, stopped.
+    """
+    current = list(running)
+    started: list[ClockRun] = []
+    stopped: list[ClockRun] = []
+    for entry in entries:
+        for run in stops(current, entry):
+            current = [run if _same(c, run) else c for c in current]
+            if any(_same(s, run) for s in started):
+                started = [run if _same(s, run) else s for s in started]
+            else:
+                stopped.append(run)
+        new = starts(pact, version, calendar, current, entry)
+        current.extend(new)
+        started.extend(new)
+    return started, stopped
+
+
+def _same(a: ClockRun, b: ClockRun) -> bool:
+    return (a.lead_id, a.clock_id, a.started_at) == (b.lead_id, b.clock_id, b.started_at)
