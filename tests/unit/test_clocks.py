@@ -16,6 +16,7 @@ from tests.factories import example_document
 JST = ZoneInfo("Asia/Tokyo")
 PACT: Pact = example_document().pact
 CALENDAR = BusinessCalendar.of(PACT.calendar)
+AN_MQL = {1: "mql"}  # lead 1's stage before the entries
 
 
 def jst(*parts: int) -> datetime:
@@ -78,7 +79,7 @@ def test_a_handoff_before_golden_week_hands_the_clock_on_to_inside_sales() -> No
     ],
 )
 def test_a_clock_stopped_around_its_due_time(stopped: datetime, state: ClockState) -> None:
-    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))])
+    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))], AN_MQL)
     _, done = advance(PACT, 1, CALENDAR, started, [contact(stopped)])
     assert [run.clock_id for run in done] == ["is_first_contact"]
     assert done[0].state_at(jst(2026, 6, 1)) is state
@@ -104,35 +105,41 @@ def test_the_year_end_closure_stretches_a_follow_up() -> None:
 
 
 def test_a_reassignment_keeps_the_lead_waiting_on_the_same_clock() -> None:
-    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))])
-    again, stopped = advance(PACT, 1, CALENDAR, started, [assigned(jst(2026, 5, 1, 9))])
+    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))], AN_MQL)
+    again, stopped = advance(PACT, 1, CALENDAR, started, [assigned(jst(2026, 5, 1, 9))], AN_MQL)
     assert again == [] and stopped == []
 
 
 def test_a_stop_dated_before_the_start_does_not_stop_the_clock() -> None:
-    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))])
+    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))], AN_MQL)
     assert advance(PACT, 1, CALENDAR, started, [contact(jst(2026, 4, 28, 14))])[1] == []
 
 
 def test_entries_of_another_lead_touch_nothing() -> None:
-    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15), lead=1)])
+    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15), lead=1)], AN_MQL)
     assert advance(PACT, 1, CALENDAR, started, [contact(jst(2026, 4, 29), lead=2)])[1] == []
 
 
 def test_a_clock_keeps_the_version_it_started_under() -> None:
     later = PACT.model_copy(update={"clocks": ()})
-    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))])
+    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))], AN_MQL)
     # Under v2 (no clocks at all) the v1 clock still stops at its own stop events.
     _, stopped = advance(later, 2, CALENDAR, started, [contact(jst(2026, 4, 30))])
     assert [(run.clock_id, run.pact_version) for run in stopped] == [("is_first_contact", 1)]
-    assert advance(later, 2, CALENDAR, [], [assigned(jst(2026, 5, 1))]) == ([], [])
+    assert advance(later, 2, CALENDAR, [], [assigned(jst(2026, 5, 1))], AN_MQL) == ([], [])
 
 
 def test_recycling_stops_the_first_contact_clock() -> None:
-    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))])
+    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))], AN_MQL)
     recycled = entry(EntryKind.TRANSITION, jst(2026, 5, 12), to_stage="recycled", reason="no_budget")
     (done,) = advance(PACT, 1, CALENDAR, started, [recycled])[1]
     assert done.stopped_by is ClockEvent.ENTERED_RECYCLED and done.state_at(jst(2026, 6, 1)) is ClockState.MET_LATE
+
+
+def test_an_assignment_at_sql_does_not_start_inside_sales_first_contact_clock() -> None:
+    assert advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 5, 1))], {1: "sql"}) == ([], [])
+    started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 5, 1))], {1: "sal"})
+    assert [run.clock_id for run in started] == ["is_first_contact"]
 
 
 def run_for(started: datetime, due: datetime) -> ClockRun:

@@ -11,8 +11,9 @@ the clocks started after it, never the ones already running.
   contact was a meeting or a visit).
 * An entry stops every running clock of its lead whose stop events include one of them,
   at the entry's time (`stops`). A stop dated before the clock started does not stop it.
-* An entry starts each clock of the active pact whose start event it brings, unless the
-  lead already has that clock running: a lead reassigned while waiting for its first
+* An entry starts each clock of the active pact whose start event it brings, while the lead
+  is in a stage of the clock's column of the agreement (`mql`: mql or sal; `sql`: sql), unless
+  the lead already has that clock running: a lead reassigned while waiting for its first
   contact keeps waiting, on the same clock (`starts`).
 * A run's state at an instant (`state_at`): met or met late once stopped (stopped exactly
   at the due time is met), else breached past its due time, due soon once the share of its
@@ -23,14 +24,14 @@ Must not import: IO, storage or entry-point libraries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 from leadpact.domain.calendar import BusinessCalendar
 from leadpact.domain.ledger import EntryKind, LedgerEntry
-from leadpact.domain.pact import ClockEvent, Pact
+from leadpact.domain.pact import ClockEvent, ClockStage, Pact
 
 MEETING_CHANNELS = frozenset({"meeting", "web_meeting", "visit"})
 
@@ -102,11 +103,26 @@ def stops(running: Iterable[ClockRun], entry: LedgerEntry) -> list[ClockRun]:
     return stopped
 
 
+# The stages a lead may be in for a clock of each column of the agreement to start: an
+# assignment to a field sales rep at SQL does not start inside sales' first-contact clock.
+CLOCK_STAGES = {ClockStage.MQL: frozenset({"mql", "sal"}), ClockStage.SQL: frozenset({"sql"})}
+
+
 def starts(
-    pact: Pact, version: int, calendar: BusinessCalendar, running: Sequence[ClockRun], entry: LedgerEntry
+    pact: Pact,
+    version: int,
+    calendar: BusinessCalendar,
+    running: Sequence[ClockRun],
+    entry: LedgerEntry,
+    stage: str | None = None,
 ) -> list[ClockRun]:
-    """The clocks of pact `version` this entry starts for its lead (none already running)."""
+    """The clocks of pact `version` this entry starts for its lead (none already running).
+
+    `stage` is the lead's stage once the entry is applied (a transition's own `to_stage` when
+    not given); a clock starts only while the lead is in its column's stages (CLOCK_STAGES).
+    """
     brought = events_of(entry)
+    stage = entry.to_stage if stage is None else stage
     busy = {run.clock_id for run in running if run.lead_id == entry.lead_id and run.is_running}
     return [
         ClockRun(
@@ -120,17 +136,25 @@ def starts(
             due_soon=clock.due_soon,
         )
         for clock in pact.clocks
-        if clock.start in brought and clock.id not in busy
+        if clock.start in brought and clock.id not in busy and stage in CLOCK_STAGES[clock.stage]
     ]
 
 
 def advance(
-    pact: Pact, version: int, calendar: BusinessCalendar, running: Sequence[ClockRun], entries: Iterable[LedgerEntry]
+    pact: Pact | None,
+    version: int,
+    calendar: BusinessCalendar | None,
+    running: Sequence[ClockRun],
+    entries: Iterable[LedgerEntry],
+    stages: Mapping[int, str] | None = None,
 ) -> tuple[list[ClockRun], list[ClockRun]]:
     """Apply ledger entries in order to the running clocks: (clocks started, clocks stopped).
 
-    A clock both started and stopped by these entries is among the started ones, stopped.
+    `stages` holds each lead's stage before the entries (transitions then move it). A clock
+    both started and stopped by these entries is among the started ones, stopped. Without a
+    pact (none active) clocks only stop.
     """
+    stage_of = dict(stages or {})
     current = list(running)
     started: list[ClockRun] = []
     stopped: list[ClockRun] = []
@@ -141,10 +165,32 @@ def advance(
                 started = [run if _same(s, run) else s for s in started]
             else:
                 stopped.append(run)
-        new = starts(pact, version, calendar, current, entry)
+        if entry.kind is EntryKind.TRANSITION and entry.to_stage is not None:
+            stage_of[entry.lead_id] = entry.to_stage
+        stage = stage_of.get(entry.lead_id)
+        new = starts(pact, version, calendar, current, entry, stage) if pact and calendar and stage else []
         current.extend(new)
         started.extend(new)
     return started, stopped
+
+
+def stopped_later(runs: Iterable[ClockRun], later: Iterable[LedgerEntry]) -> list[ClockRun]:
+    """Runs just started that entries already recorded, dated after their start, stop.
+
+    A start event can arrive after its stop (a backfilled assignment, a late webhook): the
+    clock still ends at the stop it missed, as if the events had come in order.
+    """
+    ordered = sorted(later, key=lambda e: e.at)
+    stopped = []
+    for run in runs:
+        if not run.is_running:
+            continue
+        for entry in ordered:
+            found = stops([run], entry)
+            if found:
+                stopped.append(found[0])
+                break
+    return stopped
 
 
 def _same(a: ClockRun, b: ClockRun) -> bool:

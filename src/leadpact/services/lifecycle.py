@@ -15,6 +15,8 @@ from typing import Any
 
 from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.store import PactVersion, Store, User, activity_from_row
+from leadpact.domain.calendar import BusinessCalendar
+from leadpact.domain.clocks import advance, stopped_later
 from leadpact.domain.errors import DomainError, InvalidTransition
 from leadpact.domain.lead import Lead, scoring_attributes
 from leadpact.domain.ledger import EntryKind, LedgerEntry
@@ -362,6 +364,35 @@ class Workbench:
             )
         )
 
+    def _run_clocks(self, entries: list[LedgerEntry]) -> None:
+        """Start and stop the handoff clocks the new ledger entries bring, in the same transaction.
+
+        Entries apply in time order, so a batch that holds an assignment and the first contact
+        after it starts the contact clock and stops it. A clock started by a backfilled entry
+        also stops at an entry recorded earlier but dated after it.
+        """
+        if not entries:
+            return
+        ordered = sorted(entries, key=lambda e: e.at)  # stable: entries of one instant keep their order
+        running = self.store.clocks.running({e.lead_id for e in entries})
+        pact = self.pact
+        calendar = BusinessCalendar.of(pact.pact.calendar) if pact is not None else None
+        version = pact.version if pact is not None else 0
+        # Each lead's stage before these entries: where its first transition here started, else
+        # where it is now (no transition: the batch did not move it).
+        stages = {e.lead_id: self.work[e.lead_id].lead.stage.value for e in entries}
+        for entry in reversed(ordered):
+            if entry.kind is EntryKind.TRANSITION and entry.from_stage is not None:
+                stages[entry.lead_id] = entry.from_stage
+        started, stopped = advance(pact.pact if pact else None, version, calendar, running, ordered, stages)
+        if started:
+            since = min(run.started_at for run in started)
+            recorded = self.store.ledger.of_leads_since({run.lead_id for run in started}, since)
+            late = {(r.lead_id, r.clock_id, r.started_at): r for r in stopped_later(started, recorded)}
+            started = [late.get((r.lead_id, r.clock_id, r.started_at), r) for r in started]
+        self.store.clocks.start(started)
+        self.store.clocks.stop(stopped)
+
     def flush(self) -> None:
         """Write every touched lead, its score state, contacts and ledger entries (no commit)."""
         touched = [w for w in self.work.values() if w.touched]
@@ -391,6 +422,7 @@ class Workbench:
                 )
             self.store.scores.save(rows)
         self.store.contacts.add(self.contacts)
+        self._run_clocks(self.ledger)
         self.store.ledger.append(self.ledger)
         self.contacts, self.ledger = [], []
         for work in self.work.values():

@@ -19,10 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import from_micros
+from leadpact.domain.clocks import ClockRun
 from leadpact.domain.lead import Lead, normalise_email
 from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
 from leadpact.domain.lifecycle import Stage
-from leadpact.domain.pact import BantItem, Pact
+from leadpact.domain.pact import BantItem, ClockEvent, Pact
 from leadpact.domain.qualification import Bant
 from leadpact.domain.scoring import Activity, ScoreState
 
@@ -509,6 +510,18 @@ class Ledger:
         )
         return [(row.seq, _entry(row)) for row in self.c.execute(query)]
 
+    def of_leads_since(self, lead_ids: Iterable[int], since: datetime) -> list[LedgerEntry]:
+        """The stored entries of these leads dated at or after `since`, oldest first."""
+        found: list[LedgerEntry] = []
+        for part in chunks(sorted(set(lead_ids))):
+            query = (
+                select(t.ledger_entries)
+                .where(t.ledger_entries.c.lead_id.in_(part), t.ledger_entries.c.at >= since)
+                .order_by(t.ledger_entries.c.at, t.ledger_entries.c.seq)
+            )
+            found.extend(_entry(row) for row in self.c.execute(query))
+        return sorted(found, key=lambda e: e.at)
+
     def verify(self, page: int = 5_000) -> tuple[int, ChainBreak | None]:
         """Check every entry in order, a page at a time; returns (entries checked, first break)."""
         checked, previous, last_seq = 0, "0" * 64, 0
@@ -583,6 +596,70 @@ def _entry(row: Any) -> LedgerEntry:
     )
 
 
+class Clocks:
+    """Handoff clocks started for leads (see leadpact.domain.clocks)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def running(self, lead_ids: Iterable[int]) -> list[ClockRun]:
+        """The clocks still running for these leads."""
+        found: list[ClockRun] = []
+        for part in chunks(sorted(set(lead_ids))):
+            query = select(t.clocks).where(t.clocks.c.lead_id.in_(part), t.clocks.c.stopped_at.is_(None))
+            found.extend(_clock(row) for row in self.c.execute(query))
+        return found
+
+    def of_lead(self, lead_id: int) -> list[ClockRun]:
+        query = select(t.clocks).where(t.clocks.c.lead_id == lead_id).order_by(t.clocks.c.started_at, t.clocks.c.id)
+        return [_clock(row) for row in self.c.execute(query)]
+
+    def start(self, runs: Sequence[ClockRun]) -> None:
+        if runs:
+            self.c.execute(insert(t.clocks), [_clock_row(run) for run in runs])
+
+    def stop(self, runs: Sequence[ClockRun]) -> None:
+        """Record the stop of stored running clocks (a clock already stopped stays as it was)."""
+        if runs:
+            self.c.execute(
+                update(t.clocks)
+                .where(t.clocks.c.id == bindparam("run_id"), t.clocks.c.stopped_at.is_(None))
+                .values(stopped_at=bindparam("at"), stopped_by=bindparam("by")),
+                [{"run_id": run.id, "at": run.stopped_at, "by": run.stopped_by} for run in runs],
+            )
+
+
+def _clock_row(run: ClockRun) -> dict[str, Any]:
+    return {
+        "lead_id": run.lead_id,
+        "clock_id": run.clock_id,
+        "pact_version": run.pact_version,
+        "started_at": run.started_at,
+        "due_at": run.due_at,
+        "responsible": run.responsible,
+        "stops": [event.value for event in run.stops],
+        "due_soon": run.due_soon,
+        "stopped_at": run.stopped_at,
+        "stopped_by": run.stopped_by.value if run.stopped_by is not None else None,
+    }
+
+
+def _clock(row: Any) -> ClockRun:
+    return ClockRun(
+        id=row.id,
+        lead_id=row.lead_id,
+        clock_id=row.clock_id,
+        pact_version=row.pact_version,
+        started_at=row.started_at,
+        due_at=row.due_at,
+        responsible=row.responsible,
+        stops=tuple(ClockEvent(e) for e in row.stops),
+        due_soon=row.due_soon,
+        stopped_at=row.stopped_at,
+        stopped_by=ClockEvent(row.stopped_by) if row.stopped_by is not None else None,
+    )
+
+
 class Store:
     """One unit of work: a connection in a transaction, rolled back unless committed."""
 
@@ -595,7 +672,7 @@ class Store:
         c = self.connection
         self.users, self.pacts, self.leads = Users(c), Pacts(c), Leads(c)
         self.activities, self.contacts, self.inbox = Activities(c), Contacts(c), Inbox(c)
-        self.scores, self.ledger = Scores(c), Ledger(c)
+        self.scores, self.ledger, self.clocks = Scores(c), Ledger(c), Clocks(c)
         return self
 
     def commit(self) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -201,6 +202,31 @@ ledger_entries = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_ledger_entries_lead_id_at", "lead_id", "at"),
+)
+
+# One row per handoff clock started for a lead (see leadpact.domain.clocks): what it was
+# started under stays with it. Open clocks (stopped_at NULL) are found by due time.
+clocks = Table(
+    "clocks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lead_id", ForeignKey("leads.id"), nullable=False, index=True),
+    Column("clock_id", String(64), nullable=False),
+    Column("pact_version", ForeignKey("pact_versions.version"), nullable=False),
+    Column("started_at", Instant, nullable=False),
+    Column("due_at", Instant, nullable=False),
+    Column("responsible", String(64), nullable=False),
+    Column("stops", JSON, nullable=False),
+    Column("due_soon", Float, nullable=False),
+    Column("stopped_at", Instant),
+    Column("stopped_by", String(32)),
+    UniqueConstraint("lead_id", "clock_id", "started_at", name="uq_clocks_lead_id_clock_id_started_at"),
+    Index(
+        "ix_clocks_open_due_at",
+        "due_at",
+        sqlite_where=text("stopped_at IS NULL"),
+        postgresql_where=text("stopped_at IS NULL"),
+    ),
 )
 
 # One row holding the hash of the newest ledger entry; writers lock it to append in order.
