@@ -387,7 +387,7 @@ class Workbench:
         started, stopped = advance(pact.pact if pact else None, version, calendar, running, ordered, stages)
         if started:
             since = min(run.started_at for run in started)
-            recorded = self.store.ledger.of_leads_since({run.lead_id for run in started}, since)
+            recorded = self.store.ledger.entries_of({run.lead_id for run in started}, since)
             late = {(r.lead_id, r.clock_id, r.started_at): r for r in stopped_later(started, recorded)}
             started = [late.get((r.lead_id, r.clock_id, r.started_at), r) for r in started]
         self.store.clocks.start(started)

@@ -510,15 +510,18 @@ class Ledger:
         )
         return [(row.seq, _entry(row)) for row in self.c.execute(query)]
 
-    def of_leads_since(self, lead_ids: Iterable[int], since: datetime) -> list[LedgerEntry]:
-        """The stored entries of these leads dated at or after `since`, oldest first."""
+    def entries_of(
+        self, lead_ids: Iterable[int], since: datetime | None = None, kind: EntryKind | None = None
+    ) -> list[LedgerEntry]:
+        """The stored entries of these leads (dated at or after `since`, of `kind`), oldest first."""
         found: list[LedgerEntry] = []
         for part in chunks(sorted(set(lead_ids))):
-            query = (
-                select(t.ledger_entries)
-                .where(t.ledger_entries.c.lead_id.in_(part), t.ledger_entries.c.at >= since)
-                .order_by(t.ledger_entries.c.at, t.ledger_entries.c.seq)
-            )
+            query = select(t.ledger_entries).where(t.ledger_entries.c.lead_id.in_(part))
+            if since is not None:
+                query = query.where(t.ledger_entries.c.at >= since)
+            if kind is not None:
+                query = query.where(t.ledger_entries.c.kind == kind.value)
+            query = query.order_by(t.ledger_entries.c.at, t.ledger_entries.c.seq)
             found.extend(_entry(row) for row in self.c.execute(query))
         return sorted(found, key=lambda e: e.at)
 
@@ -614,6 +617,41 @@ class Clocks:
         query = select(t.clocks).where(t.clocks.c.lead_id == lead_id).order_by(t.clocks.c.started_at, t.clocks.c.id)
         return [_clock(row) for row in self.c.execute(query)]
 
+    def late(self, now: datetime) -> list[HeldClock]:
+        """Clocks past their due time by `now`: running ones, and ones stopped late not yet recorded."""
+        owner = t.users.alias("owner")
+        late_stop = t.clocks.c.stopped_at > t.clocks.c.due_at
+        unrecorded = ~select(t.clock_breaches.c.id).where(t.clock_breaches.c.clock_run == t.clocks.c.id).exists()
+        query = (
+            select(t.clocks, t.leads.c.email, t.leads.c.attributes, owner.c.name, owner.c.department)
+            .join(t.leads, t.leads.c.id == t.clocks.c.lead_id)
+            .outerjoin(owner, owner.c.id == t.leads.c.owner_id)
+            .where(
+                t.clocks.c.due_at < now,
+                (t.clocks.c.stopped_at.is_(None)) | (late_stop & unrecorded),
+            )
+            .order_by(t.clocks.c.due_at, t.clocks.c.id)
+        )
+        return [_held(row) for row in self.c.execute(query)]
+
+    def open(self, now: datetime) -> list[HeldClock]:
+        """Every running clock, oldest due first, with its lead and holder (for the board)."""
+        owner = t.users.alias("owner")
+        query = (
+            select(t.clocks, t.leads.c.email, t.leads.c.attributes, owner.c.name, owner.c.department)
+            .join(t.leads, t.leads.c.id == t.clocks.c.lead_id)
+            .outerjoin(owner, owner.c.id == t.leads.c.owner_id)
+            .where(t.clocks.c.stopped_at.is_(None))
+            .order_by(t.clocks.c.due_at, t.clocks.c.id)
+        )
+        return [_held(row) for row in self.c.execute(query)]
+
+    def newest_open(self) -> ClockRun | None:
+        """The running clock started last."""
+        query = select(t.clocks).where(t.clocks.c.stopped_at.is_(None)).order_by(t.clocks.c.started_at.desc()).limit(1)
+        row = self.c.execute(query).first()
+        return _clock(row) if row is not None else None
+
     def start(self, runs: Sequence[ClockRun]) -> None:
         if runs:
             self.c.execute(insert(t.clocks), [_clock_row(run) for run in runs])
@@ -629,6 +667,60 @@ class Clocks:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class HeldClock:
+    """A clock with its lead and whoever holds the lead now."""
+
+    run: ClockRun
+    email: str | None
+    company: str | None
+    owner: str | None
+    owner_department: str | None
+
+
+class Breaches:
+    """Late clocks, each recorded once (see tables.clock_breaches)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def record(self, found: Sequence[HeldClock], detected_at: datetime) -> set[int]:
+        """Record these late clocks; returns the clock ids recorded now (not by an earlier sweep)."""
+        if not found:
+            return set()
+        rows = [
+            {
+                "clock_run": held.run.id,
+                "lead_id": held.run.lead_id,
+                "clock_id": held.run.clock_id,
+                "pact_version": held.run.pact_version,
+                "responsible": held.run.responsible,
+                "owner": held.owner,
+                "owner_department": held.owner_department,
+                "due_at": held.run.due_at,
+                "detected_at": detected_at,
+            }
+            for held in found
+        ]
+        dialect: Any = postgresql if self.c.dialect.name == "postgresql" else sqlite
+        recorded: set[int] = set()
+        for part in chunks(rows, 5_000):
+            stmt = dialect.insert(t.clock_breaches).on_conflict_do_nothing(index_elements=["clock_run"])
+            recorded.update(self.c.execute(stmt.returning(t.clock_breaches.c.clock_run), part).scalars())
+        return recorded
+
+    def known(self, clock_runs: Iterable[int]) -> dict[int, datetime]:
+        """When each of these clocks' breach was first recorded."""
+        found: dict[int, datetime] = {}
+        for part in chunks(sorted(set(clock_runs))):
+            query = select(t.clock_breaches.c.clock_run, t.clock_breaches.c.detected_at).where(
+                t.clock_breaches.c.clock_run.in_(part)
+            )
+            for run, at in self.c.execute(query):
+                found[run] = at
+        return found
+
+
 def _clock_row(run: ClockRun) -> dict[str, Any]:
     return {
         "lead_id": run.lead_id,
@@ -642,6 +734,12 @@ def _clock_row(run: ClockRun) -> dict[str, Any]:
         "stopped_at": run.stopped_at,
         "stopped_by": run.stopped_by.value if run.stopped_by is not None else None,
     }
+
+
+def _held(row: Any) -> HeldClock:
+    attributes = row.attributes or {}
+    company = attributes.get("company") if isinstance(attributes, dict) else None
+    return HeldClock(_clock(row), row.email, company, row.name, row.department)
 
 
 def _clock(row: Any) -> ClockRun:
@@ -672,7 +770,7 @@ class Store:
         c = self.connection
         self.users, self.pacts, self.leads = Users(c), Pacts(c), Leads(c)
         self.activities, self.contacts, self.inbox = Activities(c), Contacts(c), Inbox(c)
-        self.scores, self.ledger, self.clocks = Scores(c), Ledger(c), Clocks(c)
+        self.scores, self.ledger, self.clocks, self.breaches = Scores(c), Ledger(c), Clocks(c), Breaches(c)
         return self
 
     def commit(self) -> None:

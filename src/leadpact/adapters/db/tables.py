@@ -229,6 +229,23 @@ clocks = Table(
     ),
 )
 
+# Each late clock, recorded once by the sweep that found it (the unique clock_run makes two
+# overlapping sweeps record it once), with who held the lead then.
+clock_breaches = Table(
+    "clock_breaches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("clock_run", ForeignKey("clocks.id"), nullable=False, unique=True),
+    Column("lead_id", ForeignKey("leads.id"), nullable=False, index=True),
+    Column("clock_id", String(64), nullable=False),
+    Column("pact_version", ForeignKey("pact_versions.version"), nullable=False),
+    Column("responsible", String(64), nullable=False),
+    Column("owner", String(200)),
+    Column("owner_department", String(64)),
+    Column("due_at", Instant, nullable=False),
+    Column("detected_at", Instant, nullable=False),
+)
+
 # One row holding the hash of the newest ledger entry; writers lock it to append in order.
 ledger_head = Table(
     "ledger_head",

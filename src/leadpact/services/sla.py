@@ -1,0 +1,150 @@
+"""Neglected-lead detection: the sweep that records late clocks, and the board that lists them.
+
+`sweep` runs in one short transaction: it finds every clock past its due time (running, or
+stopped late and not yet recorded), records each one as a breach with whoever held the lead,
+and commits. The breach table's unique clock makes two overlapping sweeps, in one process
+or two, record each breach once; the sweep that recorded it is the one that reports it new.
+`board` is the neglected-lead list: running clocks that are breached or due soon, oldest due
+first, each with its business days late and where its time went (`domain.sla`).
+
+Must not import: the entry points (cli, api, web).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from leadpact.adapters.db.store import HeldClock, Store
+from leadpact.domain.calendar import BusinessCalendar
+from leadpact.domain.clocks import ClockState
+from leadpact.domain.errors import DomainError
+from leadpact.domain.ledger import EntryKind
+from leadpact.domain.pact import ClockKind, HandoffClock, Pact
+from leadpact.domain.sla import Holding, TimeSplit, split_elapsed
+
+MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NeglectedLead:
+    """A late or nearly late clock, explained."""
+
+    held: HeldClock
+    label: str
+    state: ClockState
+    business_days_late: int
+    split: TimeSplit
+    recorded_at: datetime | None  # when a sweep first recorded the breach
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    now: datetime
+    new: list[NeglectedLead]  # breaches this sweep recorded
+    known: int  # late clocks an earlier sweep had recorded
+    due_soon: int
+    running: int
+
+
+def sweep(engine: Engine, now: datetime) -> SweepReport:
+    """Record every late clock as a breach, once; report the ones recorded now."""
+    with Store(engine) as store:
+        _check_now(store, now)
+        late = store.clocks.late(now)
+        recorded = store.breaches.record(late, now)
+        explained = _explain(store, [h for h in late if h.run.id in recorded], now, dict.fromkeys(recorded, now))
+        running = store.clocks.open(now)
+        due_soon = sum(h.run.state_at(now) is ClockState.DUE_SOON for h in running)
+        store.commit()
+    return SweepReport(now=now, new=explained, known=len(late) - len(recorded), due_soon=due_soon, running=len(running))
+
+
+def board(
+    engine: Engine,
+    now: datetime,
+    *,
+    states: Iterable[ClockState] = (ClockState.BREACHED, ClockState.DUE_SOON),
+    department: str | None = None,
+    owner: str | None = None,
+) -> list[NeglectedLead]:
+    """Running clocks in these states at `now`, oldest due first, each explained."""
+    wanted = set(states)
+    with Store(engine) as store:
+        _check_now(store, now)
+        held = [
+            h
+            for h in store.clocks.open(now)
+            if h.run.state_at(now) in wanted
+            and (department is None or h.run.responsible == department)
+            and (owner is None or h.owner == owner)
+        ]
+        recorded = store.breaches.known(h.run.id for h in held if h.run.id is not None)
+        return _explain(store, held, now, recorded)
+
+
+def _check_now(store: Store, now: datetime) -> None:
+    newest = store.clocks.newest_open()
+    if newest is not None and now < newest.started_at:
+        raise DomainError(
+            f"--now {now.isoformat()} is before clock {newest.clock_id} of lead {newest.lead_id} started "
+            f"({newest.started_at.isoformat()}): a sweep looks at clocks as of a time after they started"
+        )
+
+
+def _explain(store: Store, held: list[HeldClock], now: datetime, recorded: dict[int, datetime]) -> list[NeglectedLead]:
+    if not held:
+        return []
+    pacts = {v: _pact(store, v) for v in {h.run.pact_version for h in held}}
+    calendars = {v: BusinessCalendar.of(p.calendar) for v, p in pacts.items()}
+    holdings = _holdings(store, {h.run.lead_id for h in held})
+    out = []
+    for h in held:
+        run = h.run
+        calendar = calendars[run.pact_version]
+        definition = _definition(pacts[run.pact_version], run.clock_id)
+        end = run.stopped_at or now
+        due_day = calendar.local_day(run.due_at - MICROSECOND)  # a due time at midnight ends the day before
+        out.append(
+            NeglectedLead(
+                held=h,
+                label=(definition.label or definition.id) if definition else run.clock_id,
+                state=run.state_at(now),
+                business_days_late=max(0, calendar.business_days(due_day, calendar.local_day(end))),
+                split=split_elapsed(
+                    calendar,
+                    run.started_at,
+                    end,
+                    run.responsible,
+                    holdings.get(run.lead_id, []),
+                    handoff=definition is not None and definition.kind is ClockKind.HANDOFF,
+                ),
+                recorded_at=recorded.get(run.id) if run.id is not None else None,
+            )
+        )
+    return out
+
+
+def _pact(store: Store, version: int) -> Pact:
+    found = store.pacts.get(version)
+    if found is None:
+        raise DomainError(f"a clock names pact version {version}, which the store does not hold")
+    return found.pact
+
+
+def _definition(pact: Pact, clock_id: str) -> HandoffClock | None:
+    return next((c for c in pact.clocks if c.id == clock_id), None)
+
+
+def _holdings(store: Store, lead_ids: set[int]) -> dict[int, list[Holding]]:
+    """Each lead's owners over time, from its assignment entries, with their departments."""
+    entries = store.ledger.entries_of(lead_ids, kind=EntryKind.ASSIGNMENT)
+    users = store.users.by_names({e.owner for e in entries if e.owner})
+    out: dict[int, list[Holding]] = {}
+    for e in entries:
+        user = users.get(e.owner) if e.owner else None
+        out.setdefault(e.lead_id, []).append(Holding(e.at, user.department if user else None))
+    return out
