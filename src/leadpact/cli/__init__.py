@@ -292,3 +292,7 @@ _demo.register(app)
 from leadpact.cli import calendar as _calendar  # noqa: E402
 
 _calendar.register(app)
+
+from leadpact.cli import sla as _sla  # noqa: E402
+
+_sla.register(app)

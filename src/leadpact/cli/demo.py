@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +14,7 @@ from rich.table import Table
 from leadpact.config import DEFAULT_DATABASE_URL
 from leadpact.domain.ledger import LedgerEntry
 from leadpact.services.demo import DEFAULT_LEADS, DEFAULT_SEED, EXAMPLE_PACT, JST, DemoSummary, ExplainedLead, run_demo
+from leadpact.services.sla import sweep
 
 # Headings only: the data (company names, rule labels, reason labels) is shown as the pact and feeds wrote it.
 TEXT = {
@@ -291,6 +294,9 @@ def print_summary(summary: DemoSummary, lang: str, database_url: str) -> None:
         cli.err.print(f"rejected line {rejection.line}: {rejection.event_id}: {rejection.reason}", markup=False)
 
 
+SWEEP_AT = datetime(2026, 10, 1, 9, 0, tzinfo=JST)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_command(
@@ -313,9 +319,26 @@ def register(app: typer.Typer) -> None:
         progress = None if json_output else (lambda message: cli.err.print(message, markup=False))
         with cli.refusals():
             summary = run_demo(context.app.engine, leads=leads, seed=seed, pact_file=pact, progress=progress)
+        # The data ends on 2026-09-30: sweep for neglected leads as of the next morning.
+        with cli.refusals():
+            swept = sweep(context.app.engine, SWEEP_AT)
+        late = Counter(item.held.run.responsible for item in swept.new)
         if json_output:
-            cli._print_json(summary_json(summary))
+            cli._print_json(
+                {**summary_json(summary), "sla": {"swept_at": SWEEP_AT.isoformat(), "breaches": dict(late)}}
+            )
         else:
             print_summary(summary, context.settings.lang, context.settings.database_url)
+            by_department = ", ".join(f"{department} {count}" for department, count in late.most_common())
+            cli.out.print(
+                f"\nneglected leads as of {SWEEP_AT:%Y-%m-%d %H:%M} JST: {len(swept.new)} breaches recorded "
+                f"({by_department}); {swept.due_soon} clocks due soon. See them with:"
+            )
+            db = (
+                ""
+                if context.settings.database_url == DEFAULT_DATABASE_URL
+                else f" --db {context.settings.database_url}"
+            )
+            cli.out.print(f"  leadpact{escape(db)} sla list --breached --now {SWEEP_AT.isoformat()}", soft_wrap=True)
         if summary.rejected:
             raise typer.Exit(1)

@@ -1,0 +1,168 @@
+"""`leadpact sla`: the neglected-lead sweep and board."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from leadpact.domain.clocks import ClockState
+from leadpact.services.sla import NeglectedLead, board, sweep
+
+sla_app = typer.Typer(help="Find neglected leads: clocks past or near their deadline.", no_args_is_help=True)
+
+
+def _cli() -> Any:
+    import leadpact.cli as cli  # the root module owns the consoles and context helpers
+
+    return cli
+
+
+def _now(ctx: typer.Context, text: str | None) -> datetime:
+    cli = _cli()
+    if text is None:
+        now: datetime = cli._ctx(ctx).app.clock.now()
+        return now
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        cli.err.print(f"[red]error:[/red] --now {text!r} is not an ISO date-time (e.g. 2026-04-13T12:00+09:00)")
+        raise typer.Exit(2) from None
+    if value.tzinfo is None:
+        cli.err.print(f"[red]error:[/red] --now {text!r} needs an offset (e.g. +09:00 or Z)")
+        raise typer.Exit(2)
+    return value
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:.1f}h"
+
+
+def _json(item: NeglectedLead) -> dict[str, Any]:
+    run = item.held.run
+    return {
+        "lead_id": run.lead_id,
+        "email": item.held.email,
+        "company": item.held.company,
+        "clock": run.clock_id,
+        "label": item.label,
+        "state": item.state.value,
+        "pact_version": run.pact_version,
+        "started_at": run.started_at.isoformat(),
+        "due_at": run.due_at.isoformat(),
+        "stopped_at": run.stopped_at.isoformat() if run.stopped_at else None,
+        "responsible": run.responsible,
+        "owner": item.held.owner,
+        "owner_department": item.held.owner_department,
+        "business_days_late": item.business_days_late,
+        "hours": {
+            "routing_delay": item.split.routing.total_seconds() / 3600,
+            "department": item.split.own.total_seconds() / 3600,
+            "off_hours": item.split.off_hours.total_seconds() / 3600,
+        },
+        "recorded_at": item.recorded_at.isoformat() if item.recorded_at else None,
+    }
+
+
+def _table(title: str, items: list[NeglectedLead], zone: Any) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "lead",
+        "clock",
+        "state",
+        "due",
+        "late (business days)",
+        "owner",
+        "responsible",
+        "routing",
+        "dept",
+        "off-hours",
+    ):
+        table.add_column(
+            column, justify="right" if column in ("late (business days)", "routing", "dept", "off-hours") else "left"
+        )
+    for item in items:
+        run = item.held.run
+        who = item.held.email or f"lead {run.lead_id}"
+        if item.held.company:
+            who = f"{who} ({item.held.company})"
+        owner = f"{item.held.owner} ({item.held.owner_department})" if item.held.owner else "—"
+        table.add_row(
+            who,
+            item.label,
+            item.state.value,
+            f"{run.due_at.astimezone(zone):%Y-%m-%d %H:%M}",
+            str(item.business_days_late),
+            owner,
+            run.responsible,
+            _hours(item.split.routing),
+            _hours(item.split.own),
+            _hours(item.split.off_hours),
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sla_app, name="sla")
+
+    @sla_app.command("sweep")
+    def sla_sweep(
+        ctx: typer.Context,
+        now: Annotated[str | None, typer.Option("--now", help="Sweep as of this instant (ISO with offset).")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Record every clock past its deadline as a breach, once, and list the new ones."""
+        cli = _cli()
+        with cli.refusals():
+            report = sweep(cli._ctx(ctx).app.engine, _now(ctx, now))
+        if as_json:
+            cli._print_json(
+                {
+                    "now": report.now.isoformat(),
+                    "new": [_json(item) for item in report.new],
+                    "known": report.known,
+                    "due_soon": report.due_soon,
+                    "running": report.running,
+                }
+            )
+            return
+        cli.out.print(
+            f"sweep at {report.now.isoformat()}: {len(report.new)} new breach(es), {report.known} already recorded, "
+            f"{report.due_soon} due soon, {report.running} clock(s) running"
+        )
+        if report.new:
+            cli.out.print(_table("new breaches", report.new, report.now.tzinfo))
+
+    @sla_app.command("list")
+    def sla_list(
+        ctx: typer.Context,
+        breached: Annotated[bool, typer.Option("--breached", help="Only clocks past their deadline.")] = False,
+        due_soon: Annotated[bool, typer.Option("--due-soon", help="Only clocks near their deadline.")] = False,
+        department: Annotated[
+            str | None, typer.Option("--department", help="Only this responsible department.")
+        ] = None,
+        owner: Annotated[str | None, typer.Option("--owner", help="Only leads this person holds.")] = None,
+        now: Annotated[str | None, typer.Option("--now", help="As of this instant (ISO with offset).")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """The neglected-lead board: running clocks breached or due soon, oldest due first."""
+        cli = _cli()
+        states = [ClockState.BREACHED] if breached else [ClockState.DUE_SOON] if due_soon else None
+        at = _now(ctx, now)
+        with cli.refusals():
+            items = board(
+                cli._ctx(ctx).app.engine,
+                at,
+                states=states or (ClockState.BREACHED, ClockState.DUE_SOON),
+                department=department,
+                owner=owner,
+            )
+        if as_json:
+            cli._print_json([_json(item) for item in items])
+            return
+        if not items:
+            cli.out.print("no neglected leads")
+            return
+        cli.out.print(_table(f"{len(items)} lead(s) as of {at.isoformat()}", items, at.tzinfo))

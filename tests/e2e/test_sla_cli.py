@@ -1,0 +1,46 @@
+"""`leadpact sla` as a user drives it: sweep, the board, and bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from tests.e2e.test_cli import run, sign
+from tests.factories import event
+from tests.integration.test_ingest import T1, marketing_events
+
+
+def neglected(db: str, tmp_path: Path) -> None:
+    sign(db)
+    events = [*marketing_events(), event("assignment", T1 + timedelta(hours=4), id="s1", to="田中")]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", encoding="utf-8")
+    assert run(db, "ingest", str(path))[0] == 0
+
+
+def test_sweep_then_list_the_breached_leads(sqlite_url: str, tmp_path: Path) -> None:
+    neglected(sqlite_url, tmp_path)
+    code, out, _ = run(sqlite_url, "sla", "sweep", "--now", "2026-04-13T12:00+09:00")
+    assert code == 0 and "1 new breach(es), 0 already recorded" in out
+    code, out, _ = run(sqlite_url, "sla", "sweep", "--now", "2026-04-13T13:00+09:00", "--json")
+    assert code == 0 and json.loads(out)["known"] == 1 and json.loads(out)["new"] == []
+    code, out, _ = run(sqlite_url, "sla", "list", "--breached", "--now", "2026-04-13T12:00+09:00", "--json")
+    (row,) = json.loads(out)
+    assert (row["clock"], row["owner"], row["responsible"], row["business_days_late"]) == (
+        "is_first_contact",
+        "田中",
+        "inside_sales",
+        2,
+    )
+    assert row["hours"] == {"routing_delay": 0.0, "department": 118.0, "off_hours": 48.0}
+    code, out, _ = run(sqlite_url, "sla", "list", "--department", "field_sales", "--now", "2026-04-13T12:00+09:00")
+    assert code == 0 and "no neglected leads" in out
+
+
+def test_bad_now_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    neglected(sqlite_url, tmp_path)
+    code, _, err = run(sqlite_url, "sla", "sweep", "--now", "2026-04-13T12:00")
+    assert code == 2 and "needs an offset" in err
+    code, _, err = run(sqlite_url, "sla", "sweep", "--now", "2026-01-01T00:00+09:00")
+    assert code == 1 and "is before clock is_first_contact" in err
