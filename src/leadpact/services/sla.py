@@ -57,10 +57,9 @@ def sweep(engine: Engine, now: datetime) -> SweepReport:
         late = store.clocks.late(now)
         recorded = store.breaches.record(late, now)
         explained = _explain(store, [h for h in late if h.run.id in recorded], now, dict.fromkeys(recorded, now))
-        running = store.clocks.open(now)
-        due_soon = sum(h.run.state_at(now) is ClockState.DUE_SOON for h in running)
+        running, due_soon = store.clocks.running_counts(now)
         store.commit()
-    return SweepReport(now=now, new=explained, known=len(late) - len(recorded), due_soon=due_soon, running=len(running))
+    return SweepReport(now=now, new=explained, known=len(late) - len(recorded), due_soon=due_soon, running=running)
 
 
 def board(

@@ -13,12 +13,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, Engine, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.score_state import StateLayout
-from leadpact.adapters.db.tables import from_micros
+from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.domain.clocks import ClockRun
 from leadpact.domain.lead import Lead, normalise_email
 from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
@@ -645,6 +645,15 @@ class Clocks:
             .order_by(t.clocks.c.due_at, t.clocks.c.id)
         )
         return [_held(row) for row in self.c.execute(query)]
+
+    def running_counts(self, now: datetime) -> tuple[int, int]:
+        """(running clocks, of them due soon at `now`), counted in the database: the sweep never
+        loads every open clock. Instants are integer microseconds, so the arithmetic is exact."""
+        c, at = t.clocks.c, literal(to_micros(now), BigInteger())
+        due_soon = (c.due_at >= now) & ((c.due_at - at) <= (c.due_at - c.started_at) * c.due_soon)
+        query = select(func.count(), func.count().filter(due_soon)).where(c.stopped_at.is_(None))
+        running, soon = self.c.execute(query).one()
+        return int(running), int(soon)
 
     def newest_open(self) -> ClockRun | None:
         """The running clock started last."""
