@@ -44,3 +44,15 @@ def test_bad_now_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
     assert code == 2 and "needs an offset" in err
     code, _, err = run(sqlite_url, "sla", "sweep", "--now", "2026-01-01T00:00+09:00")
     assert code == 1 and "is before clock is_first_contact" in err
+
+
+def test_lead_show_lists_the_leads_clocks(sqlite_url: str, tmp_path: Path) -> None:
+    neglected(sqlite_url, tmp_path)
+    code, out, _ = run(sqlite_url, "lead", "show", "taro@example.co.jp", "--json")
+    assert code == 0
+    clocks = {c["clock"]: c for c in json.loads(out)["clocks"]}
+    assert clocks["mql_handoff"]["stopped_by"] == "assigned" and clocks["mql_handoff"]["state"] == "met"
+    assert clocks["is_first_contact"]["due_at"] == "2026-04-09T15:00:00+00:00"  # end of Thursday 4/9 JST
+    assert clocks["is_first_contact"]["stopped_at"] is None
+    code, out, _ = run(sqlite_url, "lead", "show", "taro@example.co.jp")
+    assert "handoff clocks" in out and "is_first_contact" in out

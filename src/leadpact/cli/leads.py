@@ -200,7 +200,8 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
         cli = _cli()
         c = cli._ctx(ctx).app
         with cli.refusals():
-            view = show_lead(c.store(), lead, c.clock.now())
+            now = c.clock.now()
+            view = show_lead(c.store(), lead, now)
         lead_ = view.lead
         if json_output:
             cli._print_json(
@@ -225,6 +226,19 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
                             "properties": item.properties,
                         }
                         for item in view.timeline
+                    ],
+                    "clocks": [
+                        {
+                            "clock": run.clock_id,
+                            "pact_version": run.pact_version,
+                            "responsible": run.responsible,
+                            "started_at": run.started_at.isoformat(),
+                            "due_at": run.due_at.isoformat(),
+                            "stopped_at": run.stopped_at.isoformat() if run.stopped_at else None,
+                            "stopped_by": run.stopped_by.value if run.stopped_by else None,
+                            "state": run.state_at(now).value,
+                        }
+                        for run in view.clocks
                     ],
                 }
             )
@@ -251,6 +265,24 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
             version = f"v{item.pact_version}" if item.pact_version else ""
             table.add_row(f"{item.at.astimezone(zone):%Y-%m-%d %H:%M}", item.kind, what, version)
         cli.out.print(table)
+        if view.clocks:
+            clocks = Table(title="handoff clocks")
+            for column in ("clock", "responsible", "started", "due", "stopped", "state", "pact"):
+                clocks.add_column(column)
+            for run in view.clocks:
+                stopped = f"{run.stopped_at.astimezone(zone):%Y-%m-%d %H:%M}" if run.stopped_at else "—"
+                if run.stopped_by:
+                    stopped += f" ({run.stopped_by.value})"
+                clocks.add_row(
+                    run.clock_id,
+                    run.responsible,
+                    f"{run.started_at.astimezone(zone):%Y-%m-%d %H:%M}",
+                    f"{run.due_at.astimezone(zone):%Y-%m-%d %H:%M}",
+                    stopped,
+                    run.state_at(now).value,
+                    f"v{run.pact_version}",
+                )
+            cli.out.print(clocks)
         for item in view.timeline:
             if item.entry is not None and item.entry.to_stage == "mql":
                 cli.out.print(_evidence_table(item.entry.evidence, item.at.astimezone(zone), item.pact_version))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from leadpact.adapters.db.store import Store, activity_from_row
+from leadpact.domain.clocks import ClockRun
 from leadpact.domain.errors import DomainError, NotFound
 from leadpact.domain.lead import Lead, scoring_attributes
 from leadpact.domain.ledger import LedgerEntry
@@ -31,6 +32,7 @@ class LeadView:
     score: ScoreBreakdown | None
     timeline: list[TimelineItem]
     timezone: str = "Asia/Tokyo"  # the active pact's calendar zone: how people there read times
+    clocks: list[ClockRun] = field(default_factory=list)  # its handoff clocks, oldest first
 
 
 def require_lead(store: Store, key: str) -> Lead:
@@ -73,7 +75,7 @@ def show_lead(store: Store, key: str, at: datetime) -> LeadView:
             timeline.append(TimelineItem(entry.at, entry.kind.value, _describe(entry), entry.pact_version, seq, entry))
         timeline.sort(key=lambda item: (item.at, item.seq or 0))
         zone = pact.pact.calendar.timezone if pact else "Asia/Tokyo"
-        return LeadView(lead, store.leads.refs_of(lead.id), breakdown, timeline, zone)
+        return LeadView(lead, store.leads.refs_of(lead.id), breakdown, timeline, zone, store.clocks.of_lead(lead.id))
 
 
 def _describe(entry: LedgerEntry) -> str:
