@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
         days = [business.local_day(_instant(text, business, name)) for text, name in ((first, "FROM"), (last, "TO"))]
         count = business.business_days(days[0], days[1])
         low, high = min(days), max(days)
-        offs = list(business.days_off(date.fromordinal(low.toordinal() + 1), high))
+        offs = list(business.days_off(low + timedelta(days=1), high))
         if as_json:
             cli._print_json(
                 {

@@ -92,6 +92,10 @@ class BusinessCalendar:
     def local_day(self, at: datetime) -> date:
         return _aware(at).astimezone(self.zone).date()
 
+    def due_day(self, due: datetime) -> date:
+        """The business day a due time closes: a due time at midnight ends the day before."""
+        return self.local_day(due - timedelta(microseconds=1))
+
     def end_of(self, day: date) -> datetime:
         """The instant a business day ends: its closing time, or the next midnight (UTC)."""
         if self.closes is not None:

@@ -64,6 +64,11 @@ class ClockRun:
     def is_running(self) -> bool:
         return self.stopped_at is None
 
+    @property
+    def key(self) -> tuple[int, str, datetime]:
+        """What names one run, stored or not: a lead's clock starts once per instant."""
+        return self.lead_id, self.clock_id, self.started_at
+
     def state_at(self, now: datetime) -> ClockState:
         if self.stopped_at is not None:
             return ClockState.MET if self.stopped_at <= self.due_at else ClockState.MET_LATE
@@ -114,15 +119,14 @@ def starts(
     calendar: BusinessCalendar,
     running: Sequence[ClockRun],
     entry: LedgerEntry,
-    stage: str | None = None,
+    stage: str,
 ) -> list[ClockRun]:
     """The clocks of pact `version` this entry starts for its lead (none already running).
 
-    `stage` is the lead's stage once the entry is applied (a transition's own `to_stage` when
-    not given); a clock starts only while the lead is in its column's stages (CLOCK_STAGES).
+    `stage` is the lead's stage once the entry is applied; a clock starts only while the lead
+    is in its column's stages (CLOCK_STAGES).
     """
     brought = events_of(entry)
-    stage = entry.to_stage if stage is None else stage
     busy = {run.clock_id for run in running if run.lead_id == entry.lead_id and run.is_running}
     return [
         ClockRun(
@@ -155,23 +159,20 @@ def advance(
     pact (none active) clocks only stop.
     """
     stage_of = dict(stages or {})
-    current = list(running)
-    started: list[ClockRun] = []
-    stopped: list[ClockRun] = []
+    current = {run.key: run for run in running}
+    started: dict[tuple[int, str, datetime], ClockRun] = {}
+    stopped: dict[tuple[int, str, datetime], ClockRun] = {}
     for entry in entries:
-        for run in stops(current, entry):
-            current = [run if _same(c, run) else c for c in current]
-            if any(_same(s, run) for s in started):
-                started = [run if _same(s, run) else s for s in started]
-            else:
-                stopped.append(run)
+        for run in stops(current.values(), entry):
+            current[run.key] = run
+            (started if run.key in started else stopped)[run.key] = run
         if entry.kind is EntryKind.TRANSITION and entry.to_stage is not None:
             stage_of[entry.lead_id] = entry.to_stage
         stage = stage_of.get(entry.lead_id)
-        new = starts(pact, version, calendar, current, entry, stage) if pact and calendar and stage else []
-        current.extend(new)
-        started.extend(new)
-    return started, stopped
+        if pact is not None and calendar is not None and stage is not None:
+            for run in starts(pact, version, calendar, list(current.values()), entry, stage):
+                current[run.key] = started[run.key] = run
+    return list(started.values()), list(stopped.values())
 
 
 def stopped_later(runs: Iterable[ClockRun], later: Iterable[LedgerEntry]) -> list[ClockRun]:
@@ -191,7 +192,3 @@ def stopped_later(runs: Iterable[ClockRun], later: Iterable[LedgerEntry]) -> lis
                 stopped.append(found[0])
                 break
     return stopped
-
-
-def _same(a: ClockRun, b: ClockRun) -> bool:
-    return (a.lead_id, a.clock_id, a.started_at) == (b.lead_id, b.clock_id, b.started_at)

@@ -388,8 +388,8 @@ class Workbench:
         if started:
             since = min(run.started_at for run in started)
             recorded = self.store.ledger.entries_of({run.lead_id for run in started}, since)
-            late = {(r.lead_id, r.clock_id, r.started_at): r for r in stopped_later(started, recorded)}
-            started = [late.get((r.lead_id, r.clock_id, r.started_at), r) for r in started]
+            late = {run.key: run for run in stopped_later(started, recorded)}
+            started = [late.get(run.key, run) for run in started]
         self.store.clocks.start(started)
         self.store.clocks.stop(stopped)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -25,8 +25,6 @@ from leadpact.domain.errors import DomainError
 from leadpact.domain.ledger import EntryKind
 from leadpact.domain.pact import ClockKind, HandoffClock, Pact
 from leadpact.domain.sla import Holding, TimeSplit, split_elapsed
-
-MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +104,14 @@ def _explain(store: Store, held: list[HeldClock], now: datetime, recorded: dict[
         calendar = calendars[run.pact_version]
         definition = _definition(pacts[run.pact_version], run.clock_id)
         end = run.stopped_at or now
-        due_day = calendar.local_day(run.due_at - MICROSECOND)  # a due time at midnight ends the day before
         out.append(
             NeglectedLead(
                 held=h,
                 label=(definition.label or definition.id) if definition else run.clock_id,
                 state=run.state_at(now),
-                business_days_late=max(0, calendar.business_days(due_day, calendar.local_day(end))),
+                business_days_late=max(
+                    0, calendar.business_days(calendar.due_day(run.due_at), calendar.local_day(end))
+                ),
                 split=split_elapsed(
                     calendar,
                     run.started_at,
