@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from leadpact.adapters.analytics.scoring import Snapshot, SnapshotLayout
+from leadpact.adapters.db.tables import to_micros
 from leadpact.adapters.events import LineError, ParsedLine, parse_line
 from leadpact.adapters.pact_yaml import PactDocument, parse_pact, read_pact_file
 from leadpact.bootstrap import App
+from leadpact.domain.pact import Pact
+from leadpact.domain.scoring import Activity
 from leadpact.services import pacts, users
 from tests.conftest import EXAMPLE_PACT
 
@@ -87,3 +93,26 @@ def qualifying_leads_file(path: Path, leads: int, start: datetime) -> int:
             events.append(event("activity", at, lead=email, activity=kind, properties={"url": "/pricing"}))
     path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events))
     return len(events)
+
+
+def activity_snapshot(pact: Pact, activities: Sequence[tuple[int, Activity]], lead_ids: Sequence[int]) -> Snapshot:
+    """A batch-scoring snapshot of these (lead, activity) pairs for leads without attributes."""
+    layout = SnapshotLayout.of(pact)
+    return Snapshot.of(
+        layout,
+        pa.table(
+            {
+                "lead_id": [lead for lead, _ in activities],
+                "type": [a.type for _, a in activities],
+                "occurred_at": [to_micros(a.at) for _, a in activities],
+                **{
+                    layout.property_column(name): [
+                        json.dumps(a.properties[name]) if name in a.properties else None for _, a in activities
+                    ]
+                    for name in layout.properties
+                },
+            },
+            schema=layout.activity_schema(),
+        ),
+        pa.table({"lead_id": list(lead_ids)}, schema=layout.lead_schema()),
+    )

@@ -8,31 +8,25 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leadpact.adapters.analytics.scoring import (
     MAX_GLOBS_PER_TYPE,
     RowClassifier,
-    Snapshot,
-    SnapshotLayout,
     _columns,
     matches_column,
     raw_column,
     score_snapshot,
 )
 from leadpact.adapters.db.tables import to_micros
-from leadpact.domain.pact import BehaviourRule, Pact, PropertyMatch, Scoring
+from leadpact.domain.pact import BehaviourRule, Pact, PropertyMatch
 from leadpact.domain.scoring import Activity, ScoreState, rule_matches
-from tests.factories import example_document
+from tests.factories import activity_snapshot, example_document
+from tests.unit.test_glob_and_decay import pact_with
 
 T = datetime(2026, 4, 1, tzinfo=UTC)
 EXAMPLE: Pact = example_document().pact
-
-
-def pact_with(rules: list[BehaviourRule]) -> Pact:
-    return EXAMPLE.model_copy(update={"scoring": Scoring(behaviour=tuple(rules))})
 
 
 def test_the_example_pact_folds_a_pricing_view_once_into_the_column_both_its_rules_read() -> None:
@@ -104,30 +98,12 @@ MANY_GLOBS = [
 def test_the_batch_fold_equals_the_domain_fold_for_any_shape_of_pact(
     rules: list[BehaviourRule], rows: list[tuple[int, str, int, str | None, str | None]]
 ) -> None:
-    pact = pact_with(rules)
-    layout = SnapshotLayout.of(pact)
+    pact = pact_with(*rules)
     activities = [
         (lead, Activity(kind, T - timedelta(hours=hours), {k: v for k, v in (("url", url), ("form", form)) if v}))
         for lead, kind, hours, url, form in rows
     ]
-    snapshot = Snapshot.of(
-        layout,
-        pa.table(
-            {
-                "lead_id": [lead for lead, _ in activities],
-                "type": [a.type for _, a in activities],
-                "occurred_at": [to_micros(a.at) for _, a in activities],
-                **{
-                    layout.property_column(name): [
-                        json.dumps(a.properties[name]) if name in a.properties else None for _, a in activities
-                    ]
-                    for name in layout.properties
-                },
-            },
-            schema=layout.activity_schema(),
-        ),
-        pa.table({"lead_id": [0, 1, 2]}, schema=layout.lead_schema()),
-    )
+    snapshot = activity_snapshot(pact, activities, [0, 1, 2])
     table = score_snapshot(snapshot, pact, T).table.to_pylist()
     for lead, row in enumerate(table):
         state = ScoreState().fold_all(pact, [a for who, a in activities if who == lead])

@@ -39,7 +39,7 @@ from leadpact.domain.scoring import (
     property_matches,
     score_activities,
 )
-from tests.factories import example_document
+from tests.factories import activity_snapshot, example_document
 
 T = datetime(2026, 4, 1, tzinfo=UTC)
 EXAMPLE: Pact = example_document().pact
@@ -60,25 +60,7 @@ def ago(days: float) -> datetime:
 def both_paths(pact: Pact, activities: list[Activity], at: datetime) -> tuple[dict[str, float], dict[str, float]]:
     """Each rule's points at `at` from the domain and from the batch engine."""
     domain = {r.rule_id: r.points for r in score_activities(pact, 1, activities, {}, at).rules}
-    layout = SnapshotLayout.of(pact)
-    snapshot = Snapshot.of(
-        layout,
-        pa.table(
-            {
-                "lead_id": [1] * len(activities),
-                "type": [a.type for a in activities],
-                "occurred_at": [to_micros(a.at) for a in activities],
-                **{
-                    layout.property_column(name): [
-                        json.dumps(a.properties[name]) if name in a.properties else None for a in activities
-                    ]
-                    for name in layout.properties
-                },
-            },
-            schema=layout.activity_schema(),
-        ),
-        pa.table({"lead_id": [1], "email": [None]}, schema=layout.lead_schema()),
-    )
+    snapshot = activity_snapshot(pact, [(1, a) for a in activities], [1])
     row = score_snapshot(snapshot, pact, at).table.to_pylist()[0]
     # The batch engine decays from as_of to `at` only in the totals; rebuild per-rule points the same way.
     batch = {}
