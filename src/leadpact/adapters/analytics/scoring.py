@@ -559,16 +559,17 @@ class RowClassifier:
         carried as_of. Rows may come in any order. `span` is (oldest, newest) occurred_at of
         the rows.
 
-        Decay composes, so each row's weight is taken relative to the newest row (`span[1]`)
-        and each lead's sums are scaled to its own as_of at the end: one pass over the rows,
-        with counts and decayed sums accumulated together (the imaginary and real parts of one
-        complex cell per lead and column: one random memory access instead of two). Where a
-        half-life is so short against the span that a weight could underflow, the weights are
-        taken relative to each lead's as_of instead, which needs as_of first: two passes.
+        as_of comes first, in a pass of its own (interleaved with the sums, its array lost its
+        cache lines to theirs). Then one pass adds counts and decayed sums together (the
+        imaginary and real parts of one complex cell per lead and column: one random memory
+        access instead of two). Decay composes, so each row's weight is taken relative to the
+        newest row (`span[1]`) and each lead's sums are scaled to its own as_of at the end;
+        where a half-life is so short against the span that such a weight could underflow,
+        the weights are taken relative to each lead's as_of instead.
         """
         rules, columns = self.layout.rules, len(self.columns)
         newest = span[1]
-        one_pass = all(abs(_per_micro(_half_life(r))) * (span[1] - span[0]) < MAX_EXPONENT for r in self.rules)
+        against_newest = all(abs(_per_micro(_half_life(r))) * (span[1] - span[0]) < MAX_EXPONENT for r in self.rules)
         as_of = np.full(leads, NO_INSTANT, dtype=np.int64) if carry is None else carry.as_of.copy()
         # One cell per column and lead, column-major: each column's leads are contiguous.
         cells = np.zeros(columns * leads, dtype=np.complex128)
@@ -591,14 +592,14 @@ class RowClassifier:
                 key += lead
                 weights = buffer[: len(key)]
                 # 2 ** ((reference - at) × minus 1 / (µs per day × half-life)): the weight's decay.
-                lag = np.subtract(newest if one_pass else as_of[lead], at, dtype=np.float64)
+                lag = np.subtract(newest if against_newest else as_of[lead], at, dtype=np.float64)
                 lag *= per_micro[slot]
                 np.exp2(lag, out=weights.real)
                 np.add.at(cells, key, weights)
         sums, counts = cells.real.reshape(columns, leads), cells.imag.reshape(columns, leads)
         raw, matches = np.empty((rules, leads)), np.empty((rules, leads))
         # Back from the reference to each lead's as_of: a factor ≥ 1 per half-life.
-        ahead = (np.where(as_of != NO_INSTANT, as_of, newest) - newest).astype(np.float64) if one_pass else None
+        ahead = (np.where(as_of != NO_INSTANT, as_of, newest) - newest).astype(np.float64) if against_newest else None
         factors: dict[float, Floats] = {}
         for r, rule in enumerate(self.rules):
             feeds = self.feeds[r]
