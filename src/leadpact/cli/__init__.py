@@ -296,3 +296,7 @@ _calendar.register(app)
 from leadpact.cli import sla as _sla  # noqa: E402
 
 _sla.register(app)
+
+from leadpact.cli import routing as _routing  # noqa: E402
+
+_routing.register(app, lead_app, user_app)

@@ -13,7 +13,7 @@ Must not import: sqlalchemy, typer, fastapi, yaml parsers, or anything doing IO.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -335,6 +335,28 @@ class HandoffClock(PactModel):
         return (value,) if isinstance(value, str) else value
 
 
+class RoutingRule(PactModel):
+    """Leads whose attributes meet every condition go round robin to this rule's reps."""
+
+    id: Slug
+    label: str | None = None
+    when: tuple[AttributeCondition, ...] = ()
+    # User names; empty: every active member of `department` (or of the routing's department).
+    reps: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    department: Slug | None = None
+    capacity_per_day: Annotated[int, Field(ge=1)] | None = None
+
+
+class Routing(PactModel):
+    """How new MQLs reach inside sales: the first rule a lead matches picks the pool, else the
+    department's active members; round robin within the pool, at most `capacity_per_day`
+    new leads per rep and business day."""
+
+    department: Slug
+    capacity_per_day: Annotated[int, Field(ge=1)] | None = None
+    rules: tuple[RoutingRule, ...] = ()
+
+
 class ReasonCode(PactModel):
     code: Slug
     label: str
@@ -386,6 +408,7 @@ class Pact(PactModel):
     mql: MqlCriteria
     sql: SqlCriteria
     clocks: tuple[HandoffClock, ...] = ()
+    routing: Routing | None = None
     reason_codes: ReasonCodes
     review_cycle: ReviewCycle = ReviewCycle.QUARTERLY
     kpi_targets: tuple[KpiTarget, ...] = ()
@@ -474,6 +497,9 @@ def _cross_reference_problems(pact: Pact) -> Iterator[PactProblem]:
             yield PactProblem(path=("clocks", i, "stop"), message="a clock cannot stop at the event that starts it")
         yield from unknown_department(("clocks", i, "responsible"), clock.responsible)
 
+    if pact.routing is not None:
+        yield from _routing_problems(pact, pact.routing, unknown_department)
+
     for kind in ("recycle", "disqualify"):
         codes = [r.code for r in getattr(pact.reason_codes, kind)]
         for i, code in enumerate(codes):
@@ -486,4 +512,31 @@ def _cross_reference_problems(pact: Pact) -> Iterator[PactProblem]:
             yield PactProblem(
                 path=("kpi_targets", i, "target"),
                 message=f"{target.kpi.value} is a share: write 0.3 for 30 %",
+            )
+
+
+def _routing_problems(
+    pact: Pact, routing: Routing, unknown_department: Callable[[Path, str], Iterator[PactProblem]]
+) -> Iterator[PactProblem]:
+    def not_inside_sales(path: Path, dep: str) -> Iterator[PactProblem]:
+        if pact.department(dep) is not None and Role.INSIDE_SALES not in pact.roles_of(dep):
+            yield PactProblem(path=path, message=f"leads are routed to inside sales, and {dep!r} has not that role")
+
+    yield from unknown_department(("routing", "department"), routing.department)
+    yield from not_inside_sales(("routing", "department"), routing.department)
+    rule_ids: set[str] = set()
+    for i, rule in enumerate(routing.rules):
+        if rule.id in rule_ids:
+            yield PactProblem(path=("routing", "rules", i, "id"), message=f"routing rule id {rule.id!r} is used twice")
+        rule_ids.add(rule.id)
+        if rule.department is not None:
+            yield from unknown_department(("routing", "rules", i, "department"), rule.department)
+            yield from not_inside_sales(("routing", "rules", i, "department"), rule.department)
+        for j, rep in enumerate(rule.reps):
+            if rep in rule.reps[:j]:
+                yield PactProblem(path=("routing", "rules", i, "reps", j), message=f"{rep!r} is listed twice")
+        if not rule.when and i < len(routing.rules) - 1:
+            yield PactProblem(
+                path=("routing", "rules", i, "when"),
+                message="a rule without conditions takes every lead: the rules after it would never match",
             )

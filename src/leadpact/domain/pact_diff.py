@@ -15,7 +15,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from leadpact.domain.agreement import describe_condition
-from leadpact.domain.pact import AttributeCondition, AttributeRule, BehaviourRule, HandoffClock, Pact
+from leadpact.domain.pact import (
+    AttributeCondition,
+    AttributeRule,
+    BehaviourRule,
+    HandoffClock,
+    Pact,
+    Routing,
+    RoutingRule,
+)
 
 
 def _pts(points: float) -> str:
@@ -40,6 +48,29 @@ def describe_clock(clock: HandoffClock) -> str:
     stops = "/".join(s.value for s in clock.stop)
     deadline = clock.deadline.describe()
     return f"{clock.label or clock.id}: {clock.start.value} → {stops} within {deadline}, {clock.responsible}"
+
+
+def describe_routing_rule(rule: RoutingRule) -> str:
+    when = " and ".join(describe_condition(c) for c in rule.when) or "every other lead"
+    to = ", ".join(rule.reps) if rule.reps else (rule.department or "the routing department")
+    cap = f", at most {rule.capacity_per_day} a day each" if rule.capacity_per_day else ""
+    return f"{rule.label or rule.id}: {when} → {to}{cap}"
+
+
+def _routing(old: Routing | None, new: Routing | None) -> Iterator[str]:
+    if old == new:
+        return
+    if old is None or new is None:
+        kept = new or old
+        assert kept is not None
+        yield f"{'+' if old is None else '-'} routing of MQLs to {kept.department}"
+        empty = Routing(department=kept.department)  # the rules below then read as added or removed
+        old, new = old or empty, new or empty
+    if old.department != new.department:
+        yield f"routing department {old.department} → {new.department}"
+    if old.capacity_per_day != new.capacity_per_day:
+        yield f"routing capacity per day {old.capacity_per_day or 'none'} → {new.capacity_per_day or 'none'}"
+    yield from _keyed("routing rule", old.rules, new.rules, "id", describe_routing_rule)
 
 
 def _value(value: Any) -> str:
@@ -86,6 +117,7 @@ def pact_changes(old: Pact, new: Pact) -> list[str]:
     lines += _keyed("rule", old.scoring.behaviour, new.scoring.behaviour, "id", describe_rule)
     lines += _keyed("attribute rule", old.scoring.attributes, new.scoring.attributes, "id", describe_rule)
     lines += _keyed("clock", old.clocks, new.clocks, "id", describe_clock)
+    lines += _routing(old.routing, new.routing)
     lines += _keyed("department", old.departments, new.departments, "id", lambda d: f"{d.id} ({d.name})")
     if old.approvers != new.approvers:
         lines.append(f"approvers {_value(old.approvers)} → {_value(new.approvers)}")

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from leadpact.adapters.db.store import PactVersion, Store
+from leadpact.adapters.db.store import PactVersion, StaleLeads, Store
 from leadpact.adapters.events import (
     ActivityEvent,
     Assignment,
@@ -95,7 +95,8 @@ RETRIES = 5
 
 def _apply_with_retry(engine: Engine, clock: Clock, batch: list[ParsedLine | LineError]) -> IngestReport:
     """One batch in one transaction. Another writer committing the same events or leads first
-    makes ours fail on a unique key; the retry then sees their rows and counts them unchanged."""
+    makes ours fail on a unique key (or, for a lead both change, on its row version); the retry then
+    sees their rows and counts them unchanged."""
     for attempt in range(RETRIES):
         part = IngestReport()
         try:
@@ -103,7 +104,7 @@ def _apply_with_retry(engine: Engine, clock: Clock, batch: list[ParsedLine | Lin
                 _apply_batch(store, clock.now(), batch, part)
                 store.commit()
             return part
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, OperationalError, StaleLeads):
             if attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")

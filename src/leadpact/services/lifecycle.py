@@ -35,6 +35,7 @@ class LeadWork:
     lead: Lead
     owner_id: int | None
     state: ScoreState
+    version: int  # the row version read; the write checks it is still the one stored
     activities: list[Activity] | None = None  # all known activities, loaded only when history is needed
     touched: bool = False  # the lead itself changed: its row is written back, its version bumped
     stale_score: bool = False  # no score stored under the active version: the score row is written
@@ -51,6 +52,13 @@ class LeadWork:
         self.lead = lead
         self._attributes = None
         self.touched = True
+
+
+def _holder(
+    holders: Mapping[int, tuple[int | None, int]], lead_id: int, state: ScoreState
+) -> tuple[int | None, ScoreState, int]:
+    owner_id, version = holders[lead_id]
+    return owner_id, state, version
 
 
 @dataclass
@@ -71,10 +79,10 @@ class Workbench:
         if not wanted:
             return
         leads = self.store.leads.get_many(wanted)
-        owners = self.store.leads.owner_ids(wanted)
+        holders = self.store.leads.holders(wanted)
         if self.pact is None:
             for lead_id, lead in leads.items():
-                self.work[lead_id] = LeadWork(lead, owners.get(lead_id), ScoreState())
+                self.work[lead_id] = LeadWork(lead, *_holder(holders, lead_id, ScoreState()))
             return
         pact = self.pact.pact
         scores = self.store.scores.current(wanted, self.pact.version, pact)
@@ -85,10 +93,10 @@ class Workbench:
             stored = scores.get(lead_id)
             if stored is None:
                 known = [activity_from_row(row) for row in history.get(lead_id, [])]
-                work = LeadWork(lead, owners.get(lead_id), ScoreState().fold_all(pact, known), activities=known)
+                work = LeadWork(lead, *_holder(holders, lead_id, ScoreState().fold_all(pact, known)), activities=known)
                 work.stale_score = True
             else:
-                work = LeadWork(lead, owners.get(lead_id), stored.state)
+                work = LeadWork(lead, *_holder(holders, lead_id, stored.state))
             self.work[lead_id] = work
 
     def history(self, work: LeadWork) -> list[Activity]:
@@ -239,7 +247,15 @@ class Workbench:
         assert self.pact is not None
         return ScoreState().fold_all(self.pact.pact, (a for a in self.history(work) if a.at <= at))
 
-    def assign(self, lead_id: int, to: User, at: datetime, actor: Actor, note: str | None = None) -> None:
+    def assign(
+        self,
+        lead_id: int,
+        to: User,
+        at: datetime,
+        actor: Actor,
+        note: str | None = None,
+        evidence: Mapping[str, object] | None = None,
+    ) -> None:
         pact = self._require_pact()
         if not to.is_active:
             raise DomainError(f"{to.name} is inactive and cannot be given leads")
@@ -249,7 +265,9 @@ class Workbench:
         work.owner_id = to.id
         work.lead = replace(work.lead, owner=to.name)
         work.touched = True
-        self._record(work, EntryKind.ASSIGNMENT, at, actor.name, actor.department, owner=to.name, note=note)
+        self._record(
+            work, EntryKind.ASSIGNMENT, at, actor.name, actor.department, owner=to.name, evidence=evidence, note=note
+        )
 
     def log_contact(
         self, lead_id: int, by: User, at: datetime, channel: str, note: str | None, event_key: tuple[str, str]
@@ -396,7 +414,7 @@ class Workbench:
     def flush(self) -> None:
         """Write every touched lead, its score state, contacts and ledger entries (no commit)."""
         touched = [w for w in self.work.values() if w.touched]
-        self.store.leads.save_states([(w.lead, w.owner_id) for w in touched], self.now)
+        self.store.leads.save_states([(w.lead, w.owner_id, w.version) for w in touched], self.now)
         if self.pact is not None:
             # Every touched lead's score row is rewritten, so the stored attribute points always
             # follow the lead's attributes (the incremental rescore reuses them).
@@ -426,4 +444,6 @@ class Workbench:
         self.store.ledger.append(self.ledger)
         self.contacts, self.ledger = [], []
         for work in self.work.values():
+            if work.touched:
+                work.version += 1
             work.touched = work.stale_score = False

@@ -30,6 +30,10 @@ from leadpact.domain.scoring import Activity, ScoreState
 IN_CHUNK = 500  # keys per IN (...) list: under SQLite's variable limit, small enough to plan well
 
 
+class StaleLeads(Exception):
+    """Another unit of work changed leads this one read; retry the unit of work on fresh state."""
+
+
 def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -106,6 +110,9 @@ class Users:
 
     def all(self) -> list[User]:
         return [_user(row) for row in self.c.execute(select(t.users).order_by(t.users.c.department, t.users.c.name))]
+
+    def set_active(self, user_id: int, is_active: bool) -> None:
+        self.c.execute(update(t.users).where(t.users.c.id == user_id).values(is_active=is_active))
 
 
 def _user(row: Any) -> User:
@@ -270,13 +277,15 @@ class Leads:
         if refs:
             self.c.execute(insert(t.lead_refs), refs)
 
-    def save_states(self, leads: Sequence[tuple[Lead, int | None]], at: datetime) -> None:
-        """Write back leads' mutable state in one statement, bumping each version (the optimistic-lock column)."""
+    def save_states(self, leads: Sequence[tuple[Lead, int | None, int]], at: datetime) -> None:
+        """Write back leads' mutable state in one statement, each row only if its version is still the
+        one read (the optimistic lock), bumping it. A lead another unit of work changed since it was
+        read raises `StaleLeads`: the caller retries on fresh state instead of overwriting theirs."""
         if not leads:
             return
         statement = (
             update(t.leads)
-            .where(t.leads.c.id == bindparam("b_id"))
+            .where(t.leads.c.id == bindparam("b_id"), t.leads.c.version == bindparam("b_version"))
             .values(
                 email=bindparam("b_email"),
                 attributes=bindparam("b_attributes", type_=t.leads.c.attributes.type),
@@ -291,6 +300,7 @@ class Leads:
         rows = [
             {
                 "b_id": lead.id,
+                "b_version": version,
                 "b_email": lead.email,
                 "b_attributes": dict(lead.attributes),
                 "b_stage": lead.stage.value,
@@ -299,9 +309,11 @@ class Leads:
                 "b_bant": bant_to_json(lead.bant),
                 "b_updated_at": at,
             }
-            for lead, owner_id in leads
+            for lead, owner_id, version in leads
         ]
-        self.c.execute(statement, rows)
+        written = self.c.execute(statement, rows).rowcount
+        if written != len(rows):
+            raise StaleLeads(f"{len(rows) - written} of {len(rows)} leads were changed by another writer meanwhile")
 
     def ids_in_stages(self, stages: Sequence[Stage], after: int, limit: int) -> list[int]:
         """Lead ids in `stages`, in id order after `after` (keyset paging, never OFFSET)."""
@@ -317,12 +329,26 @@ class Leads:
         query = select(t.leads.c.stage, func.count()).group_by(t.leads.c.stage)
         return {row[0]: row[1] for row in self.c.execute(query)}
 
-    def owner_ids(self, lead_ids: Iterable[int]) -> dict[int, int | None]:
-        found: dict[int, int | None] = {}
+    def holders(self, lead_ids: Iterable[int]) -> dict[int, tuple[int | None, int]]:
+        """Each lead's owner id and row version (what `save_states` checks before writing)."""
+        found: dict[int, tuple[int | None, int]] = {}
+        c = t.leads.c
         for part in chunks(sorted(set(lead_ids))):
-            for row in self.c.execute(select(t.leads.c.id, t.leads.c.owner_id).where(t.leads.c.id.in_(part))):
-                found[row.id] = row.owner_id
+            for row in self.c.execute(select(c.id, c.owner_id, c.version).where(c.id.in_(part))):
+                found[row.id] = (row.owner_id, row.version)
         return found
+
+    def waiting_for_routing(self, departments: Sequence[str]) -> list[Any]:
+        """MQLs no member of `departments` holds (no owner, or one of another department), oldest first."""
+        c, owner = t.leads.c, t.users.alias("owner")
+        query = (
+            select(c.id, c.email, c.attributes, c.stage_changed_at)
+            .outerjoin(owner, owner.c.id == c.owner_id)
+            .where(c.stage == Stage.MQL.value)
+            .where(owner.c.id.is_(None) | owner.c.department.not_in(list(departments)))
+            .order_by(c.stage_changed_at, c.id)
+        )
+        return list(self.c.execute(query))
 
     def find(self, key: str) -> Lead | None:
         """A lead by its id or its e-mail address."""
@@ -524,6 +550,23 @@ class Ledger:
             query = query.order_by(t.ledger_entries.c.at, t.ledger_entries.c.seq)
             found.extend(_entry(row) for row in self.c.execute(query))
         return sorted(found, key=lambda e: e.at)
+
+    def assignment_loads(
+        self, owners: Iterable[str], day_start: datetime, day_end: datetime
+    ) -> dict[str, tuple[int, int]]:
+        """Per owner: the sequence of their newest assignment and how many are dated in [day_start, day_end)."""
+        e = t.ledger_entries.c
+        today = func.count().filter((e.at >= day_start) & (e.at < day_end))
+        found: dict[str, tuple[int, int]] = {}
+        for part in chunks(sorted(set(owners))):
+            query = (
+                select(e.owner, func.max(e.seq), today)
+                .where(e.kind == EntryKind.ASSIGNMENT.value, e.owner.in_(part))
+                .group_by(e.owner)
+            )
+            for owner, last, count in self.c.execute(query):
+                found[owner] = (int(last), int(count))
+        return found
 
     def verify(self, page: int = 5_000) -> tuple[int, ChainBreak | None]:
         """Check every entry in order, a page at a time; returns (entries checked, first break)."""
@@ -784,6 +827,15 @@ class Store:
 
     def commit(self) -> None:
         self.transaction.commit()
+
+    def serialize(self, job: str) -> None:
+        """Hold `job`'s lock until this unit of work ends, so two runs of it never interleave.
+
+        SQLite needs nothing: every writing transaction starts with BEGIN IMMEDIATE, one at a time.
+        PostgreSQL takes a transaction-level advisory lock keyed by the job's name.
+        """
+        if self.connection.dialect.name == "postgresql":
+            self.connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"leadpact:{job}"))))
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
