@@ -25,7 +25,7 @@ from leadpact.bootstrap import App, bootstrap
 from leadpact.config import Settings
 from leadpact.domain.agreement import agreement_rows
 from leadpact.domain.errors import DomainError
-from leadpact.domain.pact_diff import pact_changes
+from leadpact.domain.pact_diff import describe_routing_rule, pact_changes
 from leadpact.services import pacts, users
 
 app = typer.Typer(
@@ -195,6 +195,12 @@ def pact_show(
     for row in agreement_rows(found.pact, lang):
         table.add_row(row.item, row.mql, row.sql)
     out.print(table)
+    routing = found.pact.routing
+    if routing is not None:
+        cap = f", {routing.capacity_per_day}/day" if routing.capacity_per_day else ""
+        out.print(f"{ {'ja': 'MQLの振り分け', 'en': 'MQL routing'}[lang] }: {routing.department}{cap}")
+        for rule in routing.rules:
+            out.print(f"  {describe_routing_rule(rule)}")
 
 
 @pact_app.command("diff")

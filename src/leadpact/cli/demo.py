@@ -14,6 +14,7 @@ from rich.table import Table
 from leadpact.config import DEFAULT_DATABASE_URL
 from leadpact.domain.ledger import LedgerEntry
 from leadpact.services.demo import DEFAULT_LEADS, DEFAULT_SEED, EXAMPLE_PACT, JST, DemoSummary, ExplainedLead, run_demo
+from leadpact.services.routing import route
 from leadpact.services.sla import sweep
 
 # Headings only: the data (company names, rule labels, reason labels) is shown as the pact and feeds wrote it.
@@ -322,10 +323,15 @@ def register(app: typer.Typer) -> None:
         # The data ends on 2026-09-30: sweep for neglected leads as of the next morning.
         with cli.refusals():
             swept = sweep(context.app.engine, SWEEP_AT)
+            waiting = route(context.app.engine, SWEEP_AT, dry_run=True).routed
         late = Counter(item.held.run.responsible for item in swept.new)
         if json_output:
             cli._print_json(
-                {**summary_json(summary), "sla": {"swept_at": SWEEP_AT.isoformat(), "breaches": dict(late)}}
+                {
+                    **summary_json(summary),
+                    "sla": {"swept_at": SWEEP_AT.isoformat(), "breaches": dict(late)},
+                    "waiting_for_routing": len(waiting),
+                }
             )
         else:
             print_summary(summary, context.settings.lang, context.settings.database_url)
@@ -340,5 +346,8 @@ def register(app: typer.Typer) -> None:
                 else f" --db {context.settings.database_url}"
             )
             cli.out.print(f"  leadpact{escape(db)} sla list --breached --now {SWEEP_AT.isoformat()}", soft_wrap=True)
+            if waiting:
+                cli.out.print(f"{len(waiting)} MQLs still wait for inside sales; who the pact's routing gives them to:")
+                cli.out.print(f"  leadpact{escape(db)} route --dry-run --now {SWEEP_AT.isoformat()}", soft_wrap=True)
         if summary.rejected:
             raise typer.Exit(1)
