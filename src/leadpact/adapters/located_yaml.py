@@ -9,7 +9,7 @@ the readers' own checks into `LocatedProblem`s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,13 +81,19 @@ def plain(node: Any) -> Any:
 
 def locate_validation(exc: ValidationError, data: CommentedMap, filename: str) -> Iterable[LocatedProblem]:
     """One located problem per place pydantic complained about."""
+    for path, message in validation_problems(exc, data):
+        yield located(data, filename, path, message)
+
+
+def validation_problems(exc: ValidationError, data: Any) -> Iterator[tuple[DocPath, str]]:
+    """(path in `data`, message) for each place pydantic complained about, once per place."""
     seen: set[DocPath] = set()
     for error in exc.errors():
         path = _data_path(data, error["loc"])
         if path in seen:
             continue  # one message per place: unions and after-validators repeat themselves
         seen.add(path)
-        yield located(data, filename, path, _message(error))
+        yield path, _message(error)
 
 
 def located(data: Any, filename: str, path: DocPath, message: str) -> LocatedProblem:
