@@ -333,7 +333,7 @@ def _email(
         problems.append(((*where, "url"), "no user or password in the URL: use username: and password_env:"))
     password = None
     if spec.username is not None and spec.password_env is None:
-        problems.append(((*where, "password_env"), "a username needs password_env: the variable holding its password"))
+        problems.append(((*where, "username"), "a username needs password_env: the variable holding its password"))
     elif spec.password_env is not None:
         if spec.username is None:
             problems.append(((*where, "username"), "password_env needs a username"))

@@ -88,7 +88,10 @@ def locate_validation(exc: ValidationError, data: CommentedMap, filename: str) -
 def validation_problems(exc: ValidationError, data: Any) -> Iterator[tuple[DocPath, str]]:
     """(path in `data`, message) for each place pydantic complained about, once per place."""
     seen: set[DocPath] = set()
-    for error in exc.errors():
+    errors = exc.errors()
+    for error in errors:
+        if error["type"] == "too_short" and any(_inside(other["loc"], error["loc"]) for other in errors):
+            continue  # a list whose items failed is "too short" only because of them: say it once, at the items
         path = _data_path(data, error["loc"])
         if path in seen:
             continue  # one message per place: unions and after-validators repeat themselves
@@ -126,6 +129,10 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> DocPath:
             path.append(part)  # a missing or unknown key: name it, point at its parent
             break
     return tuple(path)
+
+
+def _inside(loc: tuple[int | str, ...], parent: tuple[int | str, ...]) -> bool:
+    return len(loc) > len(parent) and loc[: len(parent)] == parent
 
 
 def _has(node: Any, part: int | str) -> bool:
