@@ -211,3 +211,26 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+WEBHOOK_SECRET = "whsec-0123456789"
+
+
+@dataclass
+class Far:
+    """The far ends of the channels: Slack, a mail server and a webhook consumer, all on this machine."""
+
+    slack: HttpReceiver
+    smtp: SmtpServer
+    hook: HttpReceiver
+
+
+@contextmanager
+def far_ends() -> Iterator[Far]:
+    """Slack, an SMTP server that wants leadpact/pw, and a webhook consumer checking WEBHOOK_SECRET."""
+    with (
+        http_receiver() as slack,
+        smtp_server(username="leadpact", password="pw") as smtp,
+        http_receiver(secret=WEBHOOK_SECRET) as hook,
+    ):
+        yield Far(slack, smtp, hook)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,9 +22,8 @@ from leadpact.services.sla import board, sweep
 from tests.factories import event, lines
 from tests.integration.test_ingest import marketing_events
 from tests.integration.test_sweep import ASSIGNED, LATE, neglected
-from tests.receivers import HttpReceiver, SmtpServer, closed_port, http_receiver, smtp_server
+from tests.receivers import WEBHOOK_SECRET, Far, closed_port
 
-SECRET = "whsec-0123456789"
 SLACK_ENV, PASSWORD_ENV, SECRET_ENV = "LP_TEST_SLACK_URL", "LP_TEST_SMTP_PASSWORD", "LP_TEST_WEBHOOK_SECRET"
 
 
@@ -55,7 +53,7 @@ channels:
     secret_env: {SECRET_ENV}
     lang: en
 """
-    return text, {SLACK_ENV: slack_url, PASSWORD_ENV: "pw", SECRET_ENV: SECRET}
+    return text, {SLACK_ENV: slack_url, PASSWORD_ENV: "pw", SECRET_ENV: WEBHOOK_SECRET}
 
 
 def write_channels(tmp_path: Path, slack_url: str, smtp_url: str, webhook_url: str) -> tuple[Path, dict[str, str]]:
@@ -71,23 +69,6 @@ def two_neglected(app: App) -> None:
     hanako = "hanako@example.co.jp"
     events = [{**e, "id": f"h{e['id']}", "lead": {"email": hanako}} for e in marketing_events()]
     ingest(app.engine, app.clock, lines([*events, event("assignment", ASSIGNED, lead=hanako, id="s2", to="田中")]))
-
-
-class Far:
-    """The far ends: Slack, a mail server and a webhook consumer, all on this machine."""
-
-    def __init__(self, slack: HttpReceiver, smtp: SmtpServer, hook: HttpReceiver) -> None:
-        self.slack, self.smtp, self.hook = slack, smtp, hook
-
-
-@pytest.fixture
-def far() -> Iterator[Far]:
-    with (
-        http_receiver() as slack,
-        smtp_server(username="leadpact", password="pw") as smtp,
-        http_receiver(secret=SECRET) as hook,
-    ):
-        yield Far(slack, smtp, hook)
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def test_the_japanese_message() -> None:
         "リード: taro@example.co.jp(株式会社テスト製作所)\n"
         "クロック: ISの初回接触(3営業日以内)\n"
         "期限: 2026-04-10 00:00 JST\n"
-        "超過: 2営業日超過\n"
+        "超過: 2営業日\n"
         "担当者: 田中(インサイドセールス部)\n"
         "責任部門: インサイドセールス部\n"
         "詳細: leadpact lead show 42\n"
@@ -67,7 +67,7 @@ def test_the_english_message() -> None:
         "Lead: taro@example.co.jp (株式会社テスト製作所)\n"
         "Clock: ISの初回接触(3営業日以内) [is_first_contact]\n"
         "Due: 2026-04-10 00:00 JST\n"
-        "Late: 2 business day(s) late\n"
+        "Late: 2 business day(s)\n"
         "Held by: 田中 (Inside sales)\n"
         "Responsible: Inside sales\n"
         "Details: leadpact lead show 42\n"
@@ -79,8 +79,8 @@ def test_the_english_message() -> None:
     [
         ({"owner": None, "owner_department": None}, "ja", "担当者: 未割り当て"),
         ({"owner": None, "owner_department": None}, "en", "Held by: nobody (unassigned)"),
-        ({"business_days_late": 0}, "ja", "超過: 期限超過"),
-        ({"business_days_late": 0}, "en", "Late: past due"),
+        ({"business_days_late": 0}, "ja", "超過: 1営業日未満"),
+        ({"business_days_late": 0}, "en", "Late: less than a business day"),
         ({"state": "met_late"}, "ja", "合意した期限を過ぎてから対応されたリードがあります。"),
         ({"state": "met_late"}, "en", "A lead was handled after its agreed deadline."),
         ({"email": None, "company": None}, "ja", "リード: リード 42\n"),
@@ -90,6 +90,11 @@ def test_the_english_message() -> None:
 )
 def test_message_variants(changes: dict[str, object], lang: str, expected: str) -> None:
     assert expected in render(replace(NOTICE, **changes), "en" if lang == "en" else "ja").text  # type: ignore[arg-type]
+
+
+def test_a_breach_less_than_a_business_day_late_is_past_due_in_the_subject() -> None:
+    assert " 期限超過 — " in render(replace(NOTICE, business_days_late=0), "ja").subject
+    assert " past due — " in render(replace(NOTICE, business_days_late=0), "en").subject
 
 
 def test_a_test_message_says_so_in_its_subject() -> None:

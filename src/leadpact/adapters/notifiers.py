@@ -86,7 +86,7 @@ def _send_mail(channel: EmailChannel, recipient: Recipient, message: Message, de
     mail["To"] = recipient.address
     mail["Date"] = format_datetime(now)
     # The same Message-ID on every retry: a mail system that got it once can drop the repeat.
-    mail["Message-ID"] = f"<{delivery.replace(':', '.')}.{channel.id}@leadpact>"
+    mail["Message-ID"] = f"<{delivery.replace('@', '=')}@leadpact>"
     mail.set_content(message.text, charset="utf-8")
     timeout = channel.timeout.total_seconds()
     try:

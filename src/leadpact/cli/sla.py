@@ -113,6 +113,8 @@ def _delivery_json(report: DeliveryReport) -> dict[str, Any]:
         "waiting": [_outcome_json(o) for o in report.of(NotificationStatus.PENDING)],
         "gave_up": [_outcome_json(o) for o in report.of(NotificationStatus.GAVE_UP)],
         "more_due": report.more_due,
+        "pending": report.pending,
+        "next_try": report.next_try.isoformat() if report.next_try else None,
         "unconfigured": report.unconfigured,
     }
 
@@ -133,7 +135,8 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
 
 def _print_delivery(report: DeliveryReport, queued: str | None) -> None:
     cli = _cli()
-    sent, waiting, gave_up = (report.of(s) for s in NotificationStatus)
+    sent, waiting = report.of(NotificationStatus.SENT), report.of(NotificationStatus.PENDING)
+    gave_up = report.of(NotificationStatus.GAVE_UP)
     counts = f"{len(sent)} sent, {len(waiting)} waiting for retry, {len(gave_up)} given up"
     cli.out.print(f"notifications: {queued + '; ' if queued else ''}{counts}")
     if waiting or gave_up:
@@ -157,6 +160,9 @@ def _print_delivery(report: DeliveryReport, queued: str | None) -> None:
         cli.out.print(table)
     if report.more_due:
         cli.out.print(f"{report.more_due} more due: `leadpact sla notify` sends them")
+    elif report.pending and report.next_try is not None:
+        first = f"{report.next_try.astimezone(report.now.tzinfo):%Y-%m-%d %H:%M}"
+        cli.out.print(f"{report.pending} notification(s) pending; the next try is due at {first}")
     for channel, count in sorted(report.unconfigured.items()):
         cli.out.print(f"{count} notification(s) wait for channel {channel!r}, which is no longer configured")
 

@@ -147,6 +147,8 @@ _WORDS: Final[dict[Lang, dict[str, str]]] = {
         "unassigned": "未割り当て",
         "days_late": "{n}営業日超過",
         "past_due": "期限超過",
+        "days": "{n}営業日",
+        "same_day": "1営業日未満",
         "no_email": "リード {id}",
         "test_note": "これは leadpact の通知チャネルのテストです。実際のリードではありません。",
     },
@@ -165,6 +167,8 @@ _WORDS: Final[dict[Lang, dict[str, str]]] = {
         "unassigned": "nobody (unassigned)",
         "days_late": "{n} business day(s) late",
         "past_due": "past due",
+        "days": "{n} business day(s)",
+        "same_day": "less than a business day",
         "no_email": "lead {id}",
         "test_note": "This is a test of a leadpact notification channel, not a real lead.",
     },
@@ -178,7 +182,8 @@ def render(notice: BreachNotice, lang: Lang) -> Message:
     lead = f"{who}({notice.company})" if lang == "ja" and notice.company else who
     if lang == "en" and notice.company:
         lead = f"{who} ({notice.company})"
-    late = words["days_late"].format(n=notice.business_days_late) if notice.business_days_late else words["past_due"]
+    n = notice.business_days_late
+    late = words["days_late"].format(n=n) if n else words["past_due"]
     label = notice.label if lang == "ja" or notice.label == notice.clock_id else f"{notice.label} [{notice.clock_id}]"
     if notice.owner is None:
         owner = words["unassigned"]
@@ -195,7 +200,7 @@ def render(notice: BreachNotice, lang: Lang) -> Message:
         f"{words['lead']}: {lead}",
         f"{words['clock']}: {label}",
         f"{words['due']}: {due:%Y-%m-%d %H:%M %Z}",
-        f"{words['late']}: {late}",
+        f"{words['late']}: {words['days'].format(n=n) if n else words['same_day']}",
         f"{words['owner']}: {owner}",
         f"{words['responsible']}: {notice.responsible.name(lang)}",
         f"{words['details']}: leadpact lead show {notice.lead_id}",

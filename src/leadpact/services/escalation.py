@@ -87,6 +87,8 @@ class DeliveryReport:
     now: datetime
     outcomes: list[Outcome]
     more_due: int  # due rows left for the next run (over BATCH, or claimed by another process)
+    pending: int  # rows of the configured channels not sent yet, due now or later
+    next_try: datetime | None  # the earliest time one of them is due
     unconfigured: dict[str, int]  # pending rows of channels no longer in the file, by channel
 
     def of(self, status: NotificationStatus) -> list[Outcome]:
@@ -137,9 +139,10 @@ def deliver(engine: Engine, channels: Channels, now: datetime, *, batch: int = B
             assert item.next_attempt_at is not None and item.error is not None
             store.notifications.postpone([item.notification.id], token, item.next_attempt_at, item.error)
         more_due = store.notifications.count_due(now, ids)
+        pending, next_try = store.notifications.pending(ids)
         unconfigured = store.notifications.waiting_elsewhere(ids)
         store.commit()
-    return DeliveryReport(now, outcomes + postponed, more_due, unconfigured)
+    return DeliveryReport(now, outcomes + postponed, more_due, pending, next_try, unconfigured)
 
 
 def _failed(engine: Engine, notification: Notification, token: str, error: str, now: datetime) -> Outcome:

@@ -807,6 +807,15 @@ class Notifications:
     def count_due(self, now: datetime, channels: Sequence[str]) -> int:
         return int(self.c.execute(select(func.count()).where(self._due(now, channels))).scalar_one())
 
+    def pending(self, channels: Sequence[str]) -> tuple[int, datetime | None]:
+        """Pending rows of these channels, and the earliest time one of them is due."""
+        n = t.notifications.c
+        query = select(func.count(), func.min(n.next_attempt_at)).where(
+            n.status == NotificationStatus.PENDING.value, n.channel.in_(channels)
+        )
+        count, first = self.c.execute(query).one()
+        return int(count), first
+
     def waiting_elsewhere(self, channels: Sequence[str]) -> dict[str, int]:
         """Pending rows of channels that are not configured now, by channel."""
         n = t.notifications.c
