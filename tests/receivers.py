@@ -92,10 +92,17 @@ def http_receiver(secret: str | None = None, failures: int = 0) -> Iterator[Http
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver.port = server.server_address[1]
+    with _serving(server):
+        yield receiver
+
+
+@contextmanager
+def _serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Serve in a thread until the block ends; a short poll interval keeps the shutdown quick."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
-        yield receiver
+        yield
     finally:
         server.shutdown()
         server.server_close()
@@ -196,14 +203,8 @@ def smtp_server(username: str | None = None, password: str | None = None) -> Ite
     state = SmtpServer(username=username, password=password)
     server = _SmtpTcpServer(state)
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
+    with _serving(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def closed_port() -> int:

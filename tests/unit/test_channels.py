@@ -16,6 +16,7 @@ from leadpact.adapters.channels import (
     parse_channels,
     url_problem,
 )
+from leadpact.services.escalation import ChannelSummary, configured_channels
 from tests.conftest import ROOT
 
 ENV = {
@@ -209,6 +210,15 @@ def test_the_example_channels_file_loads_with_its_secrets_set() -> None:
     assert "XXXX" not in slack.describe() + repr(slack) and "pw" not in mail.describe() + repr(mail)
     assert "whsec" not in hook.describe() + repr(hook)
     assert slack.describe() == "https://hooks.slack.com/… (ja)"
+
+
+def test_the_configured_channels_are_one_question_away(tmp_path: Path) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text("channels:\n" + SLACK.replace("id: s", "id: is-slack") + "    departments: [inside_sales]\n")
+    assert configured_channels(path, ENV) == [
+        ChannelSummary("is-slack", "slack", "https://hooks.slack.com/… (ja)", ("inside_sales",))
+    ]
+    assert configured_channels(None, ENV) == []
 
 
 def test_without_a_file_no_channel_is_configured(tmp_path: Path) -> None:

@@ -73,7 +73,8 @@ def _post(url: str, timeout: float, body: bytes, headers: dict[str, str]) -> Non
     except httpx.TimeoutException:
         raise DeliveryFailed(f"no answer within {timeout:g} s") from None
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
+        # the error is stored and printed: never with the URL, which for Slack is a secret
+        raise DeliveryFailed(f"{type(exc).__name__}: {str(exc).replace(url, '<url>')}") from None
     if not response.is_success:
         answer = " ".join(response.text.split())[:200]
         raise DeliveryFailed(f"HTTP {response.status_code}" + (f": {answer}" if answer else ""))
