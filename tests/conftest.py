@@ -23,6 +23,7 @@ from leadpact.adapters.db.tables import metadata
 from leadpact.bootstrap import App, bootstrap
 from leadpact.config import Settings
 from leadpact.domain.clock import FixedClock
+from tests.receivers import Far, far_ends
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PACT = ROOT / "examples" / "pact.yaml"
@@ -97,3 +98,10 @@ def app(database_url: str, clock: FixedClock) -> Iterator[App]:
 @pytest.fixture
 def engine(app: App) -> Engine:
     return app.engine
+
+
+@pytest.fixture
+def far() -> Iterator[Far]:
+    """Local receivers for every channel type, started for the test and stopped after it."""
+    with far_ends() as ends:
+        yield ends

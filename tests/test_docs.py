@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import typer
@@ -10,6 +11,7 @@ from typer.main import get_command
 
 from leadpact.cli import app
 from leadpact.config import Settings
+from leadpact.domain.escalation import signature
 from tests.conftest import ROOT
 
 
@@ -44,3 +46,18 @@ def test_the_readme_shows_the_two_commands_first() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     first_block = text.split("```sh", 1)[1].split("```", 1)[0]
     assert "make demo" in first_block and "make test" in first_block
+
+
+def test_the_webhook_verification_in_the_docs_accepts_what_leadpact_signs() -> None:
+    text = (ROOT / "docs" / "sla.md").read_text(encoding="utf-8")
+    code = text.split("### Verifying a webhook", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # the receiver's code exactly as documented
+    verify = namespace["is_from_leadpact"]
+    body, timestamp = b'{"event":"clock.breached"}', 1776049200
+    headers = {"X-Leadpact-Timestamp": str(timestamp), "X-Leadpact-Signature": signature("k", timestamp, body)}
+    forever = 10**10  # the documented freshness check reads the wall clock; this signature is from 2026-04-13
+    assert verify(b"k", headers, body, tolerance=forever)
+    assert not verify(b"k", headers, body + b" ", tolerance=forever)
+    assert not verify(b"other", headers, body, tolerance=forever)
+    assert not verify(b"k", headers, body, tolerance=0)

@@ -6,6 +6,7 @@ Every setting is documented in docs/settings.md; a test keeps the two in step.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -26,4 +27,8 @@ class Settings(BaseSettings):
     )
     ingest_batch_size: int = Field(
         default=2_000, ge=1, le=100_000, description="Events applied and committed together by `leadpact ingest`."
+    )
+    channels: Path | None = Field(
+        default=None,
+        description="The notification channels file (YAML) for neglected-lead escalation; none: breaches are not sent.",
     )

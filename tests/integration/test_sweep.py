@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from datetime import datetime, timedelta
 
 import pytest
 
-from leadpact.adapters.db.engine import make_engine
 from leadpact.bootstrap import App
 from leadpact.domain.clocks import ClockState
 from leadpact.domain.errors import DomainError
@@ -64,20 +62,4 @@ def test_due_soon_and_a_now_before_the_clocks(app: App) -> None:
         sweep(app.engine, T1)
 
 
-def _sweep_in_a_process(url: str, now: datetime, queue: multiprocessing.Queue[int]) -> None:
-    engine = make_engine(url)
-    queue.put(len(sweep(engine, now).new))
-
-
-def test_two_processes_sweeping_at_once_record_one_breach(app: App) -> None:
-    neglected(app)
-    url = app.engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
-    queue: multiprocessing.Queue[int] = context.Queue()
-    workers = [context.Process(target=_sweep_in_a_process, args=(url, LATE, queue)) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-    assert sorted(queue.get(timeout=5) for _ in workers) == [0, 1]
-    assert sweep(app.engine, LATE).known == 1
+# Two processes sweeping at once: tests/integration/test_escalation.py, where they notify as well.

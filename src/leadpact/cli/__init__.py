@@ -8,18 +8,21 @@ file), 1 for a refused request (an illegal move, an unknown user or version).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from leadpact.adapters.channels import Channels, ChannelsInvalid, load_channels
+from leadpact.adapters.located_yaml import DocumentInvalid
 from leadpact.adapters.pact_yaml import PactInvalid, read_pact_file
 from leadpact.bootstrap import App, bootstrap
 from leadpact.config import Settings
@@ -64,12 +67,23 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._app: App | None = None
+        self._channels: Channels | None = None
 
     @property
     def app(self) -> App:
         if self._app is None:
             self._app = bootstrap(self.settings)
         return self._app
+
+    @property
+    def channels(self) -> Channels:
+        """The notification channels, checked before anything is recorded (exit 2 when the file has problems)."""
+        if self._channels is None:
+            try:
+                self._channels = load_channels(self.settings.channels, os.environ)
+            except ChannelsInvalid as exc:
+                report_problems(exc, "no channel was used")
+        return self._channels
 
 
 @app.callback()
@@ -82,12 +96,22 @@ def _root(
         ),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="ja or en (default: LEADPACT_LANG or ja).")] = None,
+    channels: Annotated[
+        Path | None,
+        typer.Option(
+            "--channels",
+            help="Notification channels file (default: LEADPACT_CHANNELS; none: breaches are not escalated).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     overrides: dict[str, Any] = {}
     if db:
         overrides["database_url"] = db
     if lang:
         overrides["lang"] = lang
+    if channels:
+        overrides["channels"] = channels
     ctx.obj = Context(Settings(**overrides))
 
 
@@ -118,14 +142,19 @@ def _print_json(data: Any) -> None:
 # --- pact ---------------------------------------------------------------------
 
 
+def report_problems(exc: DocumentInvalid, consequence: str) -> NoReturn:
+    """Print each located problem of a file on its own line, then exit 2."""
+    for problem in exc.problems:
+        err.print(str(problem), markup=False)
+    err.print(f"[red]{len(exc.problems)} problem(s); {consequence}.[/red]")
+    raise typer.Exit(2)
+
+
 def _read_pact(path: Path) -> Any:
     try:
         return read_pact_file(path)
     except PactInvalid as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        err.print(f"[red]{len(exc.problems)} problem(s); nothing was stored.[/red]")
-        raise typer.Exit(2) from None
+        report_problems(exc, "nothing was stored")
 
 
 @pact_app.command("validate")
@@ -306,3 +335,7 @@ _sla.register(app)
 from leadpact.cli import routing as _routing  # noqa: E402
 
 _routing.register(app, lead_app, user_app)
+
+from leadpact.cli import channels as _channels  # noqa: E402
+
+_channels.register(app)

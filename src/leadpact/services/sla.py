@@ -4,6 +4,8 @@
 stopped late and not yet recorded), records each one as a breach with whoever held the lead,
 and commits. The breach table's unique clock makes two overlapping sweeps, in one process
 or two, record each breach once; the sweep that recorded it is the one that reports it new.
+With notification channels configured, the same transaction queues each new breach's
+notifications (`services.escalation`): a breach is never recorded without them.
 `board` is the neglected-lead list: running clocks that are breached or due soon, oldest due
 first, each with its business days late and where its time went (`domain.sla`).
 
@@ -18,13 +20,16 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from leadpact.adapters.channels import Channels
 from leadpact.adapters.db.store import HeldClock, Store
 from leadpact.domain.calendar import BusinessCalendar
 from leadpact.domain.clocks import ClockState
 from leadpact.domain.errors import DomainError
+from leadpact.domain.escalation import BreachNotice, DepartmentName
 from leadpact.domain.ledger import EntryKind
 from leadpact.domain.pact import ClockKind, HandoffClock, Pact
 from leadpact.domain.sla import Holding, TimeSplit, split_elapsed
+from leadpact.services import escalation
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +51,30 @@ class SweepReport:
     known: int  # late clocks an earlier sweep had recorded
     due_soon: int
     running: int
+    queued: int = 0  # notifications queued for the new breaches
 
 
-def sweep(engine: Engine, now: datetime) -> SweepReport:
-    """Record every late clock as a breach, once; report the ones recorded now."""
+def sweep(engine: Engine, now: datetime, channels: Channels | None = None) -> SweepReport:
+    """Record every late clock as a breach, once; report the ones recorded now. With `channels`,
+    queue their notifications in the same transaction (`services.escalation.deliver` sends them)."""
     with Store(engine) as store:
         _check_now(store, now)
         late = store.clocks.late(now)
         recorded = store.breaches.record(late, now)
         explained = _explain(store, [h for h in late if h.run.id in recorded], now, dict.fromkeys(recorded, now))
+        queued = 0
+        if channels:
+            queued = escalation.enqueue(store, channels, _notices(store, explained, recorded), now)
         running, due_soon = store.clocks.running_counts(now)
         store.commit()
-    return SweepReport(now=now, new=explained, known=len(late) - len(recorded), due_soon=due_soon, running=running)
+    return SweepReport(
+        now=now,
+        new=explained,
+        known=len(late) - len(recorded),
+        due_soon=due_soon,
+        running=running,
+        queued=queued,
+    )
 
 
 def board(
@@ -124,6 +141,46 @@ def _explain(store: Store, held: list[HeldClock], now: datetime, recorded: dict[
             )
         )
     return out
+
+
+def _notices(store: Store, explained: list[NeglectedLead], breach_ids: dict[int, int]) -> list[BreachNotice]:
+    """The new breaches as their notifications tell them, with the departments' names and the
+    time zone of the pact each clock runs under."""
+    pacts = {v: _pact(store, v) for v in {item.held.run.pact_version for item in explained}}
+    notices = []
+    for item in explained:
+        run, pact = item.held.run, pacts[item.held.run.pact_version]
+        assert run.id is not None
+        notices.append(
+            BreachNotice(
+                breach_id=breach_ids[run.id],
+                lead_id=run.lead_id,
+                email=item.held.email,
+                company=item.held.company,
+                clock_id=run.clock_id,
+                label=item.label,
+                pact_version=run.pact_version,
+                state=item.state.value,
+                started_at=run.started_at,
+                due_at=run.due_at,
+                timezone=pact.calendar.timezone,
+                business_days_late=item.business_days_late,
+                responsible=_department_name(pact, run.responsible),
+                owner=item.held.owner,
+                owner_department=(
+                    _department_name(pact, item.held.owner_department) if item.held.owner_department else None
+                ),
+                detected_at=item.recorded_at or run.due_at,
+            )
+        )
+    return notices
+
+
+def _department_name(pact: Pact, department_id: str) -> DepartmentName:
+    found = pact.department(department_id)
+    if found is None:
+        return DepartmentName(department_id, department_id, department_id)
+    return DepartmentName(department_id, found.name, found.name_en or found.name)
 
 
 def _pact(store: Store, version: int) -> Pact:

@@ -20,6 +20,7 @@ from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.domain.clocks import ClockRun
+from leadpact.domain.escalation import BreachNotice, Lang, NotificationStatus
 from leadpact.domain.lead import Lead, normalise_email
 from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
 from leadpact.domain.lifecycle import Stage
@@ -736,10 +737,10 @@ class Breaches:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
 
-    def record(self, found: Sequence[HeldClock], detected_at: datetime) -> set[int]:
-        """Record these late clocks; returns the clock ids recorded now (not by an earlier sweep)."""
+    def record(self, found: Sequence[HeldClock], detected_at: datetime) -> dict[int, int]:
+        """Record these late clocks; returns {clock id: breach id} of those recorded now (not by an earlier sweep)."""
         if not found:
-            return set()
+            return {}
         rows = [
             {
                 "clock_run": held.run.id,
@@ -755,10 +756,11 @@ class Breaches:
             for held in found
         ]
         dialect: Any = postgresql if self.c.dialect.name == "postgresql" else sqlite
-        recorded: set[int] = set()
+        recorded: dict[int, int] = {}
+        returning = (t.clock_breaches.c.clock_run, t.clock_breaches.c.id)
         for part in chunks(rows, 5_000):
             stmt = dialect.insert(t.clock_breaches).on_conflict_do_nothing(index_elements=["clock_run"])
-            recorded.update(self.c.execute(stmt.returning(t.clock_breaches.c.clock_run), part).scalars())
+            recorded.update((run, breach) for run, breach in self.c.execute(stmt.returning(*returning), part))
         return recorded
 
     def known(self, clock_runs: Iterable[int]) -> dict[int, datetime]:
@@ -771,6 +773,159 @@ class Breaches:
             for run, at in self.c.execute(query):
                 found[run] = at
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One row of the escalation outbox."""
+
+    id: int
+    breach_id: int
+    channel: str
+    recipient: str
+    lang: Lang
+    notice: BreachNotice
+    status: NotificationStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    sent_at: datetime | None
+    created_at: datetime
+
+
+class Notifications:
+    """The escalation outbox (see tables.notifications)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def enqueue(self, rows: Sequence[tuple[BreachNotice, str, str, Lang]], at: datetime) -> int:
+        """Queue (notice, channel, recipient, lang) rows, due at once; returns how many."""
+        if rows:
+            self.c.execute(
+                insert(t.notifications),
+                [
+                    {
+                        "breach_id": notice.breach_id,
+                        "channel": channel,
+                        "recipient": recipient,
+                        "lang": lang,
+                        "notice": notice.to_json(),
+                        "status": NotificationStatus.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": at,
+                        "created_at": at,
+                    }
+                    for notice, channel, recipient, lang in rows
+                ],
+            )
+        return len(rows)
+
+    def _due(self, now: datetime, channels: Sequence[str]) -> Any:
+        n = t.notifications.c
+        return (
+            (n.status == NotificationStatus.PENDING.value)
+            & (n.next_attempt_at <= now)
+            & (n.claimed_until.is_(None) | (n.claimed_until <= now))
+            & n.channel.in_(channels)
+        )
+
+    def claim(
+        self, now: datetime, until: datetime, token: str, channels: Sequence[str], limit: int
+    ) -> list[Notification]:
+        """Claim up to `limit` due rows of these channels until `until`, oldest first. PostgreSQL skips
+        rows another claimer has locked; SQLite's BEGIN IMMEDIATE lets one claimer in at a time."""
+        n = t.notifications.c
+        if not channels:
+            return []
+        query = (
+            select(n.id).where(self._due(now, channels)).order_by(n.id).limit(limit).with_for_update(skip_locked=True)
+        )
+        ids = list(self.c.execute(query).scalars())
+        if not ids:
+            return []
+        self.c.execute(update(t.notifications).where(n.id.in_(ids)).values(claimed_by=token, claimed_until=until))
+        return self.find(ids=ids)
+
+    def count_due(self, now: datetime, channels: Sequence[str]) -> int:
+        return int(self.c.execute(select(func.count()).where(self._due(now, channels))).scalar_one())
+
+    def pending(self, channels: Sequence[str]) -> tuple[int, datetime | None]:
+        """Pending rows of these channels, and the earliest time one of them is due."""
+        n = t.notifications.c
+        query = select(func.count(), func.min(n.next_attempt_at)).where(
+            n.status == NotificationStatus.PENDING.value, n.channel.in_(channels)
+        )
+        count, first = self.c.execute(query).one()
+        return int(count), first
+
+    def waiting_elsewhere(self, channels: Sequence[str]) -> dict[str, int]:
+        """Pending rows of channels that are not configured now, by channel."""
+        n = t.notifications.c
+        query = (
+            select(n.channel, func.count())
+            .where(n.status == NotificationStatus.PENDING.value, n.channel.not_in(channels))
+            .group_by(n.channel)
+        )
+        return {channel: int(count) for channel, count in self.c.execute(query)}
+
+    def sent(self, notification_id: int, token: str, at: datetime) -> None:
+        self._finish(
+            notification_id,
+            token,
+            status=NotificationStatus.SENT.value,
+            attempts=t.notifications.c.attempts + 1,
+            sent_at=at,
+            last_error=None,
+        )
+
+    def failed(self, notification_id: int, token: str, error: str, retry_at: datetime | None) -> None:
+        """A failed attempt: due again at `retry_at`, or given up when that is None."""
+        values: dict[str, Any] = {"attempts": t.notifications.c.attempts + 1, "last_error": error[:2000]}
+        if retry_at is None:
+            values["status"] = NotificationStatus.GAVE_UP.value
+        else:
+            values["next_attempt_at"] = retry_at
+        self._finish(notification_id, token, **values)
+
+    def postpone(self, notification_ids: Sequence[int], token: str, until: datetime, note: str) -> None:
+        """Release claimed rows untried, due again at `until` (their channel failed in this run)."""
+        for notification_id in notification_ids:
+            self._finish(notification_id, token, next_attempt_at=until, last_error=note[:2000])
+
+    def _finish(self, notification_id: int, token: str, **values: Any) -> None:
+        n = t.notifications.c
+        self.c.execute(
+            update(t.notifications)
+            .where(n.id == notification_id, n.claimed_by == token)
+            .values(claimed_by=None, claimed_until=None, **values)
+        )
+
+    def find(self, *, ids: Sequence[int] | None = None, status: NotificationStatus | None = None) -> list[Notification]:
+        n = t.notifications.c
+        query = select(t.notifications).order_by(n.id)
+        if ids is not None:
+            query = query.where(n.id.in_(ids))
+        if status is not None:
+            query = query.where(n.status == status.value)
+        return [_notification(row) for row in self.c.execute(query)]
+
+
+def _notification(row: Any) -> Notification:
+    return Notification(
+        id=row.id,
+        breach_id=row.breach_id,
+        channel=row.channel,
+        recipient=row.recipient,
+        lang="en" if row.lang == "en" else "ja",
+        notice=BreachNotice.from_json(row.notice),
+        status=NotificationStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        sent_at=row.sent_at,
+        created_at=row.created_at,
+    )
 
 
 def _clock_row(run: ClockRun) -> dict[str, Any]:
@@ -823,6 +978,7 @@ class Store:
         self.users, self.pacts, self.leads = Users(c), Pacts(c), Leads(c)
         self.activities, self.contacts, self.inbox = Activities(c), Contacts(c), Inbox(c)
         self.scores, self.ledger, self.clocks, self.breaches = Scores(c), Ledger(c), Clocks(c), Breaches(c)
+        self.notifications = Notifications(c)
         return self
 
     def commit(self) -> None:

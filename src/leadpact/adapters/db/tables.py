@@ -254,3 +254,33 @@ ledger_head = Table(
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# The escalation outbox: one row per (breach, channel, recipient), written in the transaction
+# of the sweep that recorded the breach, so a crash never loses a notification and two sweeps
+# never queue one twice. Delivery claims due rows for a while (claimed_by/claimed_until), sends
+# them outside any transaction, and records the outcome (see leadpact.services.escalation).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("breach_id", ForeignKey("clock_breaches.id"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("recipient", String(320), nullable=False),  # an e-mail address; "" for Slack and webhooks
+    Column("lang", String(2), nullable=False),
+    Column("notice", JSON, nullable=False),  # the breach as the sweep saw it (domain.escalation.BreachNotice)
+    Column("status", String(16), nullable=False),  # pending | sent | gave_up
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Instant, nullable=False),
+    Column("last_error", Text),
+    Column("sent_at", Instant),
+    Column("claimed_by", String(32)),
+    Column("claimed_until", Instant),
+    Column("created_at", Instant, nullable=False),
+    UniqueConstraint("breach_id", "channel", "recipient", name="uq_notifications_breach_id_channel_recipient"),
+    Index(
+        "ix_notifications_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
