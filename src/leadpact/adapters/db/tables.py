@@ -202,6 +202,14 @@ ledger_entries = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_ledger_entries_lead_id_at", "lead_id", "at"),
+    # Routing reads each rep's newest assignment and the day's count (migration 0006).
+    Index(
+        "ix_ledger_entries_assignments",
+        "owner",
+        "at",
+        sqlite_where=text("kind = 'assignment'"),
+        postgresql_where=text("kind = 'assignment'"),
+    ),
 )
 
 # One row per handoff clock started for a lead (see leadpact.domain.clocks): what it was
