@@ -86,17 +86,23 @@ def test_open_clocks_read_as_columns_exactly_and_filtered(app: App) -> None:
         store.clocks.start([extra])
         store.commit()
     with app.store() as store:
-        columns = store.clocks.open_columns()
+        # (1, 0.25) is the example pact's share; the extra clock's is found by the read itself.
+        columns = store.clocks.open_columns([(1, 0.25), (1, 0.5)])
+        unexpected = store.clocks.open_columns()
+        assert columns.id.tolist() == unexpected.id.tolist()
+        assert columns.due_soon.tolist() == unexpected.due_soon.tolist()
+        assert columns.shares.tolist() == [0.25, 0.5, 0.30000000000000004]
         runs = {r.clock_id: r for r in store.clocks.running([1, 2])}
-        assert columns.id.tolist() == sorted(r.id for r in runs.values() if r.id is not None)
+        assert runs.keys() == {"is_first_contact", "custom"}
+        assert sorted(columns.id.tolist()) == sorted(r.id for r in runs.values() if r.id is not None)
         by_id = {r.id: r for r in runs.values()}
         for i, clock_id in enumerate(columns.id.tolist()):
             run = by_id[clock_id]
             assert columns.started_at[i] == instant(run.started_at) and columns.due_at[i] == instant(run.due_at)
             assert columns.due_soon[i] == run.due_soon and columns.pact_version[i] == run.pact_version
-        assert runs.keys() == {"is_first_contact", "custom"}
-        assert columns.due_soon.tolist()[-1] == 0.30000000000000004
-        assert columns.started_at[-1] == np.datetime64("2026-04-07T00:30:15.123457", "us")
+        custom = columns.id.tolist().index(runs["custom"].id)
+        assert columns.due_soon[custom] == 0.30000000000000004
+        assert columns.started_at[custom] == np.datetime64("2026-04-07T00:30:15.123457", "us")
 
         def ids(**filters: str) -> list[int]:
             return store.clocks.open_columns(**filters).id.tolist()

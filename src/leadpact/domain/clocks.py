@@ -173,9 +173,8 @@ def judge(runs: ClockColumns, calendars: Sequence[BusinessCalendar], now: dateti
         _CODE[ClockState.RUNNING],
     ).astype(np.int8)
     days = np.zeros(len(runs), dtype=np.int64)
-    for position in np.unique(runs.calendar[late]).tolist():
-        calendar = calendars[position]
-        rows = np.flatnonzero(late & (runs.calendar == position))
+    for position, calendar in enumerate(calendars):
+        rows = np.flatnonzero(late if len(calendars) == 1 else late & (runs.calendar == position))
         days[rows] = calendar.count(calendar.due_days_of(runs.due_at[rows]), calendar.local_days(end[rows]))
     return Verdicts(state=state, business_days_late=days)
 

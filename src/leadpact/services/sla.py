@@ -82,7 +82,7 @@ def board(
 ) -> Board:
     """Running clocks in these states at `now`: how many, and the `limit` oldest due (all when None), explained."""
     with Store(engine) as store:
-        columns = store.clocks.open_columns(department=department, owner=owner)
+        columns = read_open(store, department=department, owner=owner)
         verdicts = judge_open(store, columns, now)
         chosen = np.flatnonzero(verdicts.having(states))
         shown = _oldest_due(columns, chosen, limit)
@@ -91,20 +91,26 @@ def board(
         return Board(now=now, total=len(chosen), items=_explain(store, held, now, recorded))
 
 
+def read_open(store: Store, department: str | None = None, owner: str | None = None) -> OpenClockColumns:
+    """Every running clock (of `department`, of leads `owner` holds) as columns."""
+    expected = [(p.version, clock.due_soon) for p in store.pacts.all() for clock in p.pact.clocks]
+    return store.clocks.open_columns(expected, department=department, owner=owner)
+
+
 def judge_open(store: Store, columns: OpenClockColumns, now: datetime) -> Verdicts:
     """Every clock of `columns` judged at `now`, each on its pact version's calendar."""
     if len(columns) and instant(now) < columns.started_at.max():
         _check_now(store, now)
-    versions, position = np.unique(columns.pact_version, return_inverse=True)
-    calendars = _calendars(store, versions.tolist())
+    versions = sorted(set(columns.versions.tolist()))
+    calendars = _calendars(store, versions)
     runs = ClockColumns(
         started_at=columns.started_at,
         due_at=columns.due_at,
         due_soon=columns.due_soon,
         stopped_at=np.full(len(columns), np.datetime64("NaT"), dtype="datetime64[us]"),
-        calendar=position,
+        calendar=np.array([versions.index(v) for v in columns.versions.tolist()], dtype=np.intp)[columns.terms],
     )
-    return judge(runs, [calendars[v] for v in versions.tolist()], now)
+    return judge(runs, [calendars[v] for v in versions], now)
 
 
 def _oldest_due(columns: OpenClockColumns, chosen: npt.NDArray[np.intp], limit: int | None) -> npt.NDArray[np.intp]:

@@ -21,7 +21,9 @@ from sqlalchemy import (
     Engine,
     Table,
     Text,
+    and_,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -651,52 +653,64 @@ class Clocks:
         )
         return [_held(row) for row in self.c.execute(query)]
 
-    def open_columns(self, department: str | None = None, owner: str | None = None) -> OpenClockColumns:
-        """Every running clock (of `department`, of leads `owner` holds) as columns, in id order.
+    def open_columns(
+        self, expected: Sequence[tuple[int, float]] = (), department: str | None = None, owner: str | None = None
+    ) -> OpenClockColumns:
+        """Every running clock (of `department`, of leads `owner` holds) as columns.
 
-        Moving a million rows out of SQLite as Python tuples costs about a second; each column
-        comes out here as one text (`group_concat`, `string_agg`) that NumPy parses in C, about
-        twice as fast (docs/benchmarks.md, W7). One table scan feeds every aggregate the rows in
-        the same order (SQLite: rowid order, checked below; PostgreSQL: each aggregate orders by id).
+        Moving a million rows out of SQLite as Python tuples costs about two seconds; each column
+        comes out here as one text (`group_concat`, `string_agg`) that NumPy parses in C (docs/
+        benchmarks.md, W7), read from the open clocks' covering index. One scan feeds every
+        aggregate the same rows in the same order (in SQLite each row steps every aggregate of
+        the query in turn; in PostgreSQL each aggregate orders by id).
+
+        A clock's pact version and due-soon share come out as one small code into `terms`: the
+        caller names the (version, share) pairs it expects (its pacts' clocks) and a CASE codes
+        them in the query, because writing a REAL as text for every row cost as much as three
+        integer columns. A pair nobody expected is looked up exactly and the read runs again.
         """
         c = t.clocks.c
-        postgres = self.c.dialect.name == "postgresql"
+        terms = list(dict.fromkeys(expected))
+        while True:
+            pairs = [(and_(c.pact_version == v, c.due_soon == s), i) for i, (v, s) in enumerate(terms)]
+            coded = case(*pairs, else_=-1) if pairs else literal(-1)
+            count, *texts = self.c.execute(
+                self._open(
+                    select(func.count(), *map(self._joined, (c.id, c.started_at, c.due_at, coded))), department, owner
+                )
+            ).one()
+            if not count:
+                return OpenClockColumns.empty()
+            ids, started, due, codes = (np.fromstring(text, dtype=np.int64, sep=",") for text in texts)
+            if any(len(a) != count for a in (ids, started, due, codes)):
+                raise RuntimeError("the open clocks' columns came out of step")  # never seen; guards the premise
+            if codes.min() >= 0:
+                break
+            others = self._open(select(c.pact_version, c.due_soon).where(coded == -1).distinct(), department, owner)
+            terms.extend((int(v), float(s)) for v, s in self.c.execute(others))
+        return OpenClockColumns(
+            id=ids,
+            started_at=started.view("datetime64[us]"),
+            due_at=due.view("datetime64[us]"),
+            terms=codes,
+            versions=np.array([v for v, _ in terms], dtype=np.int64),
+            shares=np.array([s for _, s in terms], dtype=np.float64),
+        )
 
-        def joined(column: Any, exact_float: bool = False) -> Any:
-            if postgres:
-                return func.string_agg(cast(column, Text), aggregate_order_by(literal(","), c.id))
-            # SQLite writes a REAL with 15 digits, and printf with 16 unless "!": 17 give back the same double
-            return func.group_concat(func.printf("%!.17g", column) if exact_float else column)
+    def _joined(self, column: Any) -> Any:
+        if self.c.dialect.name == "postgresql":
+            return func.string_agg(cast(column, Text), aggregate_order_by(literal(","), t.clocks.c.id))
+        return func.group_concat(column)
 
-        query = select(
-            func.count(),
-            joined(c.id),
-            joined(c.pact_version),
-            joined(c.started_at),
-            joined(c.due_at),
-            joined(c.due_soon, exact_float=True),
-        ).where(
-            (type_coerce(c.stopped_at, BigInteger()) + 0).is_(None)
-        )  # `+ 0`: a table scan; the partial index's would visit rows at random
+    def _open(self, query: Any, department: str | None, owner: str | None) -> Any:
+        c = t.clocks.c
+        query = query.select_from(t.clocks).where(c.stopped_at.is_(None))
         if department is not None:
             query = query.where(c.responsible == department)
         if owner is not None:
             held = select(t.leads.c.id).join(t.users, t.users.c.id == t.leads.c.owner_id).where(t.users.c.name == owner)
             query = query.where(c.lead_id.in_(held))
-        count, *texts = self.c.execute(query).one()
-        if not count:
-            return OpenClockColumns.empty()
-        ids, versions, started, due = (np.fromstring(text, dtype=np.int64, sep=",") for text in texts[:4])
-        columns = OpenClockColumns(
-            id=ids,
-            pact_version=versions,
-            started_at=started.view("datetime64[us]"),
-            due_at=due.view("datetime64[us]"),
-            due_soon=np.fromstring(texts[4], dtype=np.float64, sep=","),
-        )
-        if any(len(a) != count for a in (ids, versions, started, due, columns.due_soon)) or np.any(ids[1:] <= ids[:-1]):
-            raise RuntimeError("the open clocks' columns came out of step")  # never seen; guards the read's premise
-        return columns
+        return query
 
     def held(self, ids: Sequence[int]) -> list[HeldClock]:
         """These clocks with their leads and holders, in the order given (ids not found are left out)."""
@@ -724,8 +738,14 @@ class Clocks:
 
     def newest_open(self) -> ClockRun | None:
         """The running clock started last."""
-        query = select(t.clocks).where(t.clocks.c.stopped_at.is_(None)).order_by(t.clocks.c.started_at.desc()).limit(1)
-        row = self.c.execute(query).first()
+        # The latest start first, from the open clocks' index alone; then its row.
+        c = t.clocks.c
+        latest = self.c.execute(select(func.max(type_coerce(c.started_at, BigInteger()))).where(c.stopped_at.is_(None)))
+        micros = latest.scalar_one()
+        if micros is None:
+            return None
+        at = type_coerce(c.started_at, BigInteger()) == int(micros)
+        row = self.c.execute(select(t.clocks).where(c.stopped_at.is_(None), at).order_by(c.id).limit(1)).first()
         return _clock(row) if row is not None else None
 
     def start(self, runs: Sequence[ClockRun]) -> None:
@@ -745,21 +765,31 @@ class Clocks:
 
 @dataclass(frozen=True, slots=True)
 class OpenClockColumns:
-    """Running clocks as columns: instants are datetime64[us] (UTC)."""
+    """Running clocks as columns: instants are datetime64[us] (UTC); `terms` codes each clock's
+    pact version and due-soon share, as positions into `versions` and `shares`."""
 
     id: npt.NDArray[np.int64]
-    pact_version: npt.NDArray[np.int64]
     started_at: npt.NDArray[np.datetime64]
     due_at: npt.NDArray[np.datetime64]
-    due_soon: npt.NDArray[np.float64]
+    terms: npt.NDArray[np.int64]
+    versions: npt.NDArray[np.int64]
+    shares: npt.NDArray[np.float64]
 
     def __len__(self) -> int:
         return len(self.id)
 
+    @property
+    def pact_version(self) -> npt.NDArray[np.int64]:
+        return self.versions[self.terms]
+
+    @property
+    def due_soon(self) -> npt.NDArray[np.float64]:
+        return self.shares[self.terms]
+
     @classmethod
     def empty(cls) -> OpenClockColumns:
         none = np.zeros(0, dtype=np.int64)
-        return cls(none, none, none.view("datetime64[us]"), none.view("datetime64[us]"), np.zeros(0))
+        return cls(none, none.view("datetime64[us]"), none.view("datetime64[us]"), none, none, np.zeros(0))
 
 
 @dataclass(frozen=True, slots=True)
