@@ -559,7 +559,7 @@ def w7(tier: Tier, pact: Pact, cache: Path) -> dict[str, Any]:
 
 
 def _fetchall_columns(path: Path) -> list[np.ndarray[Any, Any]]:
-    query = "SELECT id, pact_version, started_at, due_at, due_soon FROM clocks NOT INDEXED WHERE stopped_at IS NULL"
+    query = "SELECT id, pact_version, started_at, due_at, due_soon FROM clocks WHERE stopped_at IS NULL"  # index only
     with closing(sqlite3.connect(path)) as connection:
         rows = connection.execute(query).fetchall()
     ids, versions, started, due, share = zip(*rows, strict=True)
