@@ -12,6 +12,7 @@ W7 has a store of its own: leads, each with one open handoff clock (`open_clocks
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -215,12 +216,7 @@ def store_file(data: Dataset, pact: Pact, cache: Path) -> Path:
     path = cache / f"store-{data.tier.name}-g{GENERATOR_VERSION}.db"
     if path.exists():
         return path
-    partial = path.with_suffix(".partial")
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-        leftover.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{partial}")
-    upgrade(engine)
-    engine.dispose()
+    partial = _migrated(path.with_suffix(".partial"))
     with closing(sqlite3.connect(partial, isolation_level=None)) as connection:
         connection.execute("PRAGMA synchronous=OFF")
         # Loading is faster without the index; it is rebuilt below exactly as the migration made it.
@@ -232,12 +228,7 @@ def store_file(data: Dataset, pact: Pact, cache: Path) -> Path:
             "VALUES (1, 'bench', 'marketing', NULL, 1, 1, ?)",
             (at,),
         )
-        document = json.dumps(pact.model_dump(mode="json", by_alias=True), ensure_ascii=False)
-        connection.execute(
-            "INSERT INTO pact_versions (version, content_hash, source_text, document, proposed_by, proposed_at, "
-            "status, activated_at) VALUES (1, ?, '', ?, 1, ?, 'active', ?)",
-            ("0" * 64, document, at, at),
-        )
+        _activate(connection, pact, at)
         bant = json.dumps({"confirmed": [], "facts": {}})
         connection.executemany(
             "INSERT INTO leads (id, email, attributes, stage, stage_changed_at, owner_id, bant, created_at, "
@@ -257,6 +248,26 @@ def store_file(data: Dataset, pact: Pact, cache: Path) -> Path:
     # closed: the last connection to close removes the -wal and -shm files
     partial.rename(path)
     return path
+
+
+def _migrated(partial: Path) -> Path:
+    """A fresh store file at `partial`, migrated to the head revision (leftovers of a broken build removed)."""
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{partial}")
+    upgrade(engine)
+    engine.dispose()
+    return partial
+
+
+def _activate(connection: sqlite3.Connection, pact: Pact, at: int) -> None:
+    """Store `pact` as version 1, active, proposed by user 1."""
+    document = json.dumps(pact.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+    connection.execute(
+        "INSERT INTO pact_versions (version, content_hash, source_text, document, proposed_by, proposed_at, "
+        "status, activated_at) VALUES (1, ?, '', ?, 1, ?, 'active', ?)",
+        ("0" * 64, document, at, at),
+    )
 
 
 def _activity_rows(data: Dataset) -> Iterator[tuple[int, str, int, str]]:
@@ -387,12 +398,7 @@ def clock_store_file(clocks: OpenClocks, pact: Pact, cache: Path) -> Path:
     path = cache / f"store-clocks-{clocks.tier.name}-c{CLOCKS_VERSION}.db"
     if path.exists():
         return path
-    partial = path.with_suffix(".partial")
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-        leftover.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{partial}")
-    upgrade(engine)
-    engine.dispose()
+    partial = _migrated(path.with_suffix(".partial"))
     calendar = BusinessCalendar.of(pact.calendar)
     deadlines = {c.id: c.deadline for c in pact.clocks}
     for i in range(0, clocks.tier.leads, max(1, clocks.tier.leads // 997)):  # the generator's dues are the calendar's
@@ -417,12 +423,7 @@ def clock_store_file(clocks: OpenClocks, pact: Pact, cache: Path) -> Path:
                     "VALUES (?, ?, ?, NULL, ?, 1, ?)",
                     (user, f"{department}-{k + 1}", department, k == 0, at),
                 )
-        document = json.dumps(pact.model_dump(mode="json", by_alias=True), ensure_ascii=False)
-        connection.execute(
-            "INSERT INTO pact_versions (version, content_hash, source_text, document, proposed_by, proposed_at, "
-            "status, activated_at) VALUES (1, ?, '', ?, 1, ?, 'active', ?)",
-            ("0" * 64, document, at, at),
-        )
+        _activate(connection, pact, at)
         bant = json.dumps({"confirmed": [], "facts": {}})
         companies = max(100, clocks.tier.leads // 50)
         connection.executemany(
@@ -449,49 +450,32 @@ def clock_store_file(clocks: OpenClocks, pact: Pact, cache: Path) -> Path:
                 )
             ),
         )
-        insert = (
-            "INSERT INTO clocks (lead_id, clock_id, pact_version, started_at, due_at, responsible, stops, due_soon, "
-            "stopped_at, stopped_by) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
-        )
         by = {"mql_handoff": "assigned", "is_first_contact": "first_contact"}
-        connection.executemany(
-            insert,
-            (
-                (
-                    lead,
-                    CLOCK_MIX[k][0],
-                    s,
-                    d,
-                    CLOCK_MIX[k][2],
-                    stops[CLOCK_MIX[k][0]],
-                    shares[CLOCK_MIX[k][0]],
-                    e,
-                    by[CLOCK_MIX[k][0]],
-                )
-                for lead, k, s, d, e in clocks.stopped
-            ),
+        open_ones = zip(
+            range(1, clocks.tier.leads + 1),
+            clocks.kind.tolist(),
+            clocks.started_at.tolist(),
+            clocks.due_at.tolist(),
+            [None] * clocks.tier.leads,
+            strict=True,
         )
         connection.executemany(
-            insert,
+            "INSERT INTO clocks (lead_id, clock_id, pact_version, started_at, due_at, responsible, stops, due_soon, "
+            "stopped_at, stopped_by) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     lead,
-                    CLOCK_MIX[k][0],
+                    clock,
                     s,
                     d,
                     CLOCK_MIX[k][2],
-                    stops[CLOCK_MIX[k][0]],
-                    shares[CLOCK_MIX[k][0]],
-                    None,
-                    None,
+                    stops[clock],
+                    shares[clock],
+                    e,
+                    by[clock] if e is not None else None,
                 )
-                for lead, k, s, d in zip(
-                    range(1, clocks.tier.leads + 1),
-                    clocks.kind.tolist(),
-                    clocks.started_at.tolist(),
-                    clocks.due_at.tolist(),
-                    strict=True,
-                )
+                for lead, k, s, d, e in itertools.chain(clocks.stopped, open_ones)
+                for clock in (CLOCK_MIX[k][0],)
             ),
         )
         for index in indexes:

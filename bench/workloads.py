@@ -517,35 +517,25 @@ def w7(tier: Tier, pact: Pact, cache: Path) -> dict[str, Any]:
     expected = [(STATES[int(verdicts.state[i])].value, int(verdicts.business_days_late[i])) for i in picked]
     agreement: dict[str, int] = {}
 
-    best, times, found = timed(lambda: baselines.jpholiday_loop(rows, now), slow=SLOW)
-    variants.append(
-        Variant(
-            "per-lead Python loop, days walked with jpholiday",
-            best * scale,
-            [t * scale for t in times],
-            f"{size:,} clocks sampled, ×{scale:g} extrapolated; {_runs_note(times)}",
-            {"sampled_seconds": best, "sampled_clocks": size},
-        )
-    )
-    agreement["jpholiday loop"] = sum(a != b for a, b in zip(found, expected, strict=True))
+    def sampled(name: str, key: str, loop: Callable[[], list[tuple[str, int]]]) -> None:
+        best, times, found = timed(loop, slow=SLOW)
+        note = f"{size:,} clocks sampled, ×{scale:g} extrapolated; {_runs_note(times)}"
+        extra = {"sampled_seconds": best, "sampled_clocks": size}
+        variants.append(Variant(name, best * scale, [t * scale for t in times], note, extra))
+        agreement[key] = sum(a != b for a, b in zip(found, expected, strict=True))
 
+    sampled(
+        "per-lead Python loop, days walked with jpholiday",
+        "jpholiday loop",
+        lambda: baselines.jpholiday_loop(rows, now),
+    )
     calendar = BusinessCalendar.of(pact.calendar)
     runs = [ClockRun(0, "c", 1, s, d, "x", (), share) for s, d, share in rows]
-
-    def one_at_a_time() -> list[tuple[str, int]]:
-        return [(r.state_at(now).value, r.business_days_late(calendar, now)) for r in runs]
-
-    best, times, found = timed(one_at_a_time, slow=SLOW)
-    variants.append(
-        Variant(
-            "the domain's scalar rules, one clock at a time (NumPy calendar)",
-            best * scale,
-            [t * scale for t in times],
-            f"{size:,} clocks sampled, ×{scale:g} extrapolated; {_runs_note(times)}",
-            {"sampled_seconds": best, "sampled_clocks": size},
-        )
+    sampled(
+        "the domain's scalar rules, one clock at a time (NumPy calendar)",
+        "scalar rules",
+        lambda: [(r.state_at(now).value, r.business_days_late(calendar, now)) for r in runs],
     )
-    agreement["scalar rules"] = sum(a != b for a, b in zip(found, expected, strict=True))
     engine.dispose()
     return {
         "variants": variants,
