@@ -1,4 +1,4 @@
-"""`python -m bench --tier S|M|L --out bench-results.json`: W1, W2 and W3, each beside its baselines.
+"""`python -m bench --tier S|M|L --out bench-results.json`: W1, W2, W3 and W7, each beside its baselines.
 
 Generated store files and working copies live in the cache dir (default ~/.cache/leadpact-bench,
 or LEADPACT_BENCH_CACHE), never in the repository. A tier M or L run also runs W3 at tier S,
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import workloads
-from bench.generate import GENERATOR_VERSION, TIERS, dataset
+from bench.generate import CLOCKS_VERSION, GENERATOR_VERSION, TIERS, dataset
 from bench.machine import machine_info
 from bench.workloads import Variant
 from leadpact.adapters.analytics.scoring import keep_freed_memory
@@ -47,19 +47,24 @@ TARGETS = {
         ("ours ≤ 100 ms", "absolute", 0.1),
         ("≥ 50× full rebuild (W2)", "full rebuild", 50.0),
     ],
+    "W7": [
+        ("ours ≤ 0.5 s", "absolute", 0.5),
+        ("≥ 20× per-lead loop with jpholiday", "jpholiday", 20.0),
+    ],
 }
+WORKLOADS = ["W1", "W2", "W3", "W7"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--tier", choices=sorted(TIERS), default="S")
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
-    parser.add_argument("--only", nargs="*", choices=["W1", "W2", "W3"], help="run only these workloads")
+    parser.add_argument("--only", nargs="*", choices=WORKLOADS, help="run only these workloads")
     parser.add_argument("--cache", type=Path, default=None, help="where generated stores are kept")
     args = parser.parse_args(argv)
     cache = args.cache or Path(os.environ.get("LEADPACT_BENCH_CACHE", Path.home() / ".cache" / "leadpact-bench"))
     cache.mkdir(parents=True, exist_ok=True)
-    wanted = set(args.only or ["W1", "W2", "W3"])
+    wanted = set(args.only or WORKLOADS)
     if "W3" in wanted:
         wanted.add("W2")  # W3 folds into the store W2 scored, and compares with its time
 
@@ -70,22 +75,24 @@ def main(argv: list[str] | None = None) -> int:
     pact = read_pact_file(EXAMPLE_PACT).pact
     tier = TIERS[args.tier]
     console.print(f"[bold]leadpact bench[/] tier {tier.name}: {tier.leads:,} leads, {tier.events:,} events")
-    data = dataset(tier)
+    scoring = wanted & {"W1", "W2", "W3"}
+    data = dataset(tier) if scoring else None  # W7 has data of its own
     results: dict[str, Any] = {
         "tier": tier.name,
         "leads": tier.leads,
-        "events": int(len(data.lead_id)),
-        "bot_leads": data.bots,
+        "events": int(len(data.lead_id)) if data is not None else None,
+        "bot_leads": data.bots if data is not None else None,
         "generator_version": GENERATOR_VERSION,
+        "clocks_version": CLOCKS_VERSION,
         "machine": {**machine_info(cache), "keeps_freed_memory": kept},
         "workloads": {},
     }
     worker_rss: int | None = None
     try:
-        if "W1" in wanted:
+        if "W1" in wanted and data is not None:
             console.print("W1 full rescore from an in-memory snapshot …")
             results["workloads"]["W1"] = workloads.w1(data, pact)
-        if "W2" in wanted:
+        if "W2" in wanted and data is not None:
             console.print("W2 full rescore from the SQLite store, end to end …")
             results["workloads"]["W2"], work = workloads.w2(data, pact, cache)
             if "W3" in wanted:
@@ -94,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["workloads"]["W3"] = w3 = workloads.w3(data, pact, work, rebuild)
                 w3["size_ratio"] = _size_ratio(tier.name, w3["variants"][0].seconds, pact, cache, console)
         worker_rss = workloads.worker_peak_rss_mib()
+        if "W7" in wanted:
+            console.print("W7 neglected-lead sweep over every open clock …")
+            results["workloads"]["W7"] = workloads.w7(tier, pact, cache)
     finally:
         workloads.cleanup(cache)
     results["seconds"] = round(time.perf_counter() - started, 1)
@@ -160,8 +170,9 @@ def _plain(value: Any) -> Any:
 def _print(console: Console, results: dict[str, Any]) -> None:
     machine = results["machine"]
     table = Table(
-        title=f"tier {results['tier']}: {results['leads']:,} leads, {results['events']:,} events — "
-        f"{machine['cpu']}, {machine['cores_usable']} cores",
+        title=f"tier {results['tier']}: {results['leads']:,} leads"
+        + (f", {results['events']:,} events" if results["events"] is not None else "")
+        + f" — {machine['cpu']}, {machine['cores_usable']} cores",
     )
     for column in ("workload", "variant", "seconds", "× ours", "note"):
         table.add_column(column, justify="right" if column in ("seconds", "× ours") else "left")

@@ -1,4 +1,5 @@
-"""The baselines our scoring is held against: a plain Python fold, and SQL in SQLite and in DuckDB.
+"""The baselines our scoring is held against: a plain Python fold, and SQL in SQLite and in DuckDB;
+and the one the clock sweep is held against (W7): a per-clock loop over the days with jpholiday.
 
 Each computes what the batch engine computes for the example pact (state at as_of, totals at
 as_of and at T), so that the comparison is of equal work; `agreement` checks they do. The SQL
@@ -13,9 +14,12 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
+import jpholiday
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -273,3 +277,38 @@ def numpy_ceiling(encoded: Encoded, pact: Pact, at: int) -> npt.NDArray[np.float
     sums = np.bincount(encoded.lead * len(rules) + encoded.rule, weights=weights, minlength=encoded.leads * len(rules))
     total: npt.NDArray[np.float64] = np.minimum(sums.reshape(encoded.leads, len(rules)), caps).sum(axis=1)
     return total + encoded.fit
+
+
+# --- W7 ---------------------------------------------------------------------------------------------
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def is_year_end(day: date) -> bool:
+    """The example pact's company closure, 12/29–1/3, as a developer would hard-code it."""
+    return (day.month, day.day) >= (12, 29) or (day.month, day.day) <= (1, 3)
+
+
+def jpholiday_loop(clocks: Iterable[tuple[datetime, datetime, float]], now: datetime) -> list[tuple[str, int]]:
+    """Each open clock's state and business days late, one clock at a time, walking the days with jpholiday.
+
+    The way the sweep is written without a vectorised calendar: per clock, compare the times;
+    for a breached clock, walk from the day it fell due to today and count the weekdays that
+    are neither a national holiday (`jpholiday.is_holiday`) nor the company's year-end closure.
+    """
+    today = now.astimezone(JST).date()
+    out = []
+    for started, due, share in clocks:
+        if now > due:
+            day = (due - timedelta(microseconds=1)).astimezone(JST).date()  # a midnight due time ends the day before
+            late = 0
+            while day < today:
+                day += timedelta(days=1)
+                if day.weekday() < 5 and not jpholiday.is_holiday(day) and not is_year_end(day):
+                    late += 1
+            out.append(("breached", late))
+        elif due - now <= (due - started) * share:
+            out.append(("due_soon", 0))
+        else:
+            out.append(("running", 0))
+    return out

@@ -7,27 +7,34 @@ plus types no rule scores. Timestamps are uniform over the 25 months before `END
 
 The same data is produced two ways: as an in-memory Arrow snapshot in the batch engine's
 layout (W1) and as a migrated SQLite store file (W2, W3), cached under the bench cache dir.
+W7 has a store of its own: leads, each with one open handoff clock (`open_clocks`).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.schema import CreateIndex
 
 from leadpact.adapters.analytics.scoring import Snapshot, SnapshotLayout
+from leadpact.adapters.db import tables
 from leadpact.adapters.db.engine import make_engine, upgrade
 from leadpact.adapters.db.tables import from_micros, to_micros
-from leadpact.domain.pact import Pact
+from leadpact.domain.calendar import BusinessCalendar, whole_days
+from leadpact.domain.pact import Deadline, DeadlineUnit, Pact
 
 GENERATOR_VERSION = 1  # bump when the data changes, so cached store files are rebuilt
 SEED = 20_261_001
@@ -209,12 +216,7 @@ def store_file(data: Dataset, pact: Pact, cache: Path) -> Path:
     path = cache / f"store-{data.tier.name}-g{GENERATOR_VERSION}.db"
     if path.exists():
         return path
-    partial = path.with_suffix(".partial")
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-        leftover.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{partial}")
-    upgrade(engine)
-    engine.dispose()
+    partial = _migrated(path.with_suffix(".partial"))
     with closing(sqlite3.connect(partial, isolation_level=None)) as connection:
         connection.execute("PRAGMA synchronous=OFF")
         # Loading is faster without the index; it is rebuilt below exactly as the migration made it.
@@ -226,12 +228,7 @@ def store_file(data: Dataset, pact: Pact, cache: Path) -> Path:
             "VALUES (1, 'bench', 'marketing', NULL, 1, 1, ?)",
             (at,),
         )
-        document = json.dumps(pact.model_dump(mode="json", by_alias=True), ensure_ascii=False)
-        connection.execute(
-            "INSERT INTO pact_versions (version, content_hash, source_text, document, proposed_by, proposed_at, "
-            "status, activated_at) VALUES (1, ?, '', ?, 1, ?, 'active', ?)",
-            ("0" * 64, document, at, at),
-        )
+        _activate(connection, pact, at)
         bant = json.dumps({"confirmed": [], "facts": {}})
         connection.executemany(
             "INSERT INTO leads (id, email, attributes, stage, stage_changed_at, owner_id, bant, created_at, "
@@ -251,6 +248,26 @@ def store_file(data: Dataset, pact: Pact, cache: Path) -> Path:
     # closed: the last connection to close removes the -wal and -shm files
     partial.rename(path)
     return path
+
+
+def _migrated(partial: Path) -> Path:
+    """A fresh store file at `partial`, migrated to the head revision (leftovers of a broken build removed)."""
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{partial}")
+    upgrade(engine)
+    engine.dispose()
+    return partial
+
+
+def _activate(connection: sqlite3.Connection, pact: Pact, at: int) -> None:
+    """Store `pact` as version 1, active, proposed by user 1."""
+    document = json.dumps(pact.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+    connection.execute(
+        "INSERT INTO pact_versions (version, content_hash, source_text, document, proposed_by, proposed_at, "
+        "status, activated_at) VALUES (1, ?, '', ?, 1, ?, 'active', ?)",
+        ("0" * 64, document, at, at),
+    )
 
 
 def _activity_rows(data: Dataset) -> Iterator[tuple[int, str, int, str]]:
@@ -283,3 +300,187 @@ def new_events(data: Dataset, count: int, seed: int) -> list[dict[str, Any]]:
         }
         for lead, code, at, detail in zip(leads, codes, times, details, strict=True)
     ]
+
+
+# --- W7: open handoff clocks -----------------------------------------------------------------------
+
+CLOCKS_VERSION = 2  # bump when the clock data or its store's layout changes, so cached clock stores are rebuilt
+JST = ZoneInfo("Asia/Tokyo")
+SWEEP_AT = datetime(2026, 10, 1, 9, 0, tzinfo=JST)  # W7 judges the clocks as of this instant
+HOUR_MICROS = 3_600 * 1_000_000
+DAY_MICROS = 24 * HOUR_MICROS
+# (clock id, share of open clocks, responsible, owner's department, the lead's stage)
+CLOCK_MIX = (
+    ("mql_handoff", 0.25, "marketing", None, "mql"),
+    ("is_first_contact", 0.55, "inside_sales", "inside_sales", "mql"),
+    ("fs_meeting", 0.20, "field_sales", "field_sales", "sql"),
+)
+BENCH_USERS = (("marketing", 5), ("inside_sales", 20), ("field_sales", 10))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenClocks:
+    """W7's clocks, one open clock per lead (lead i + 1 holds clock i), plus the stopped clocks before it."""
+
+    tier: Tier
+    kind: npt.NDArray[np.int8]  # index into CLOCK_MIX
+    started_at: Int64s  # µs since the epoch, UTC
+    due_at: Int64s
+    owner: Int64s  # user id, 0 for none
+    stopped: list[tuple[int, int, int, int, int]]  # (lead, kind, started µs, due µs, stopped µs)
+
+
+def open_clocks(tier: Tier, pact: Pact) -> OpenClocks:
+    """One open clock per lead, always the same for the same tier.
+
+    Two thirds started over the year before `SWEEP_AT` (2025-10 to 2026-09: the year end and
+    Golden Week included), nearly all of them long breached; a third in its last ten days: running,
+    due soon and freshly breached. A quarter are marketing's 24-hour handoff, the rest business-day
+    deadlines (3 for inside sales' first contact, 5 for field sales' meeting). A lead waiting for
+    inside sales has its handoff clock stopped; one waiting for field sales, both earlier clocks.
+    """
+    rng = np.random.default_rng(SEED + 7 + tier.leads)
+    n = tier.leads
+    calendar = BusinessCalendar.of(pact.calendar)
+    deadlines = {c.id: c.deadline for c in pact.clocks}
+    kind = rng.choice(len(CLOCK_MIX), size=n, p=[share for _, share, *_ in CLOCK_MIX]).astype(np.int8)
+    now = to_micros(SWEEP_AT)
+    old = rng.integers(now - 365 * DAY_MICROS, now - 7 * DAY_MICROS, size=n)
+    recent = rng.integers(now - 10 * DAY_MICROS, now, size=n)
+    started = np.where(rng.random(n) < 2 / 3, old, recent)
+    due = np.empty(n, dtype=np.int64)
+    for k, (clock_id, *_) in enumerate(CLOCK_MIX):
+        rows = kind == k
+        due[rows] = _due(calendar, deadlines[clock_id], started[rows])
+    first_ids = {department: 1 + sum(c for _, c in BENCH_USERS[:i]) for i, (department, _) in enumerate(BENCH_USERS)}
+    counts = dict(BENCH_USERS)
+    owner = np.zeros(n, dtype=np.int64)
+    for k, (_, _, _, department, _) in enumerate(CLOCK_MIX):
+        if department is not None:
+            rows = kind == k
+            owner[rows] = first_ids[department] + rng.integers(0, counts[department], size=int(rows.sum()))
+    stopped: list[tuple[int, int, int, int, int]] = []
+    gaps = rng.integers(HOUR_MICROS, 3 * DAY_MICROS, size=(n, 2))
+    for k in (1, 2):  # the clocks that came before the open one: each stopped when the next one started
+        rows = np.flatnonzero(kind == k)
+        stop_at = started[rows]
+        for earlier in range(k - 1, -1, -1):
+            start_at = stop_at - gaps[rows, earlier]
+            clock_due = _due(calendar, deadlines[CLOCK_MIX[earlier][0]], start_at)
+            stopped.extend(
+                zip(
+                    (rows + 1).tolist(),
+                    [earlier] * len(rows),
+                    start_at.tolist(),
+                    clock_due.tolist(),
+                    stop_at.tolist(),
+                    strict=True,
+                )
+            )
+            stop_at = start_at
+    return OpenClocks(tier, kind, started, due, owner, stopped)
+
+
+def _due(calendar: BusinessCalendar, deadline: Deadline, started: Int64s) -> Int64s:
+    """`calendar.due` for an array of starts (µs), with the calendar's array functions."""
+    if deadline.unit is DeadlineUnit.HOURS:
+        return started + int(deadline.amount * HOUR_MICROS)
+    days = calendar.due_days(
+        calendar.local_days(started.view("datetime64[us]")), np.full(len(started), whole_days(deadline))
+    )
+    distinct, position = np.unique(days, return_inverse=True)
+    ends = np.array([to_micros(calendar.end_of(date.fromisoformat(str(d)))) for d in distinct], dtype=np.int64)
+    return ends[position]
+
+
+def clock_store_file(clocks: OpenClocks, pact: Pact, cache: Path) -> Path:
+    """A migrated SQLite store holding W7's leads, users and clocks (built once, then cached)."""
+    path = cache / f"store-clocks-{clocks.tier.name}-c{CLOCKS_VERSION}.db"
+    if path.exists():
+        return path
+    partial = _migrated(path.with_suffix(".partial"))
+    calendar = BusinessCalendar.of(pact.calendar)
+    deadlines = {c.id: c.deadline for c in pact.clocks}
+    for i in range(0, clocks.tier.leads, max(1, clocks.tier.leads // 997)):  # the generator's dues are the calendar's
+        start = from_micros(int(clocks.started_at[i]))
+        assert to_micros(calendar.due(start, deadlines[CLOCK_MIX[clocks.kind[i]][0]])) == clocks.due_at[i]
+    at = to_micros(SWEEP_AT)
+    stops = {c.id: json.dumps([e.value for e in c.stop]) for c in pact.clocks}
+    shares = {c.id: c.due_soon for c in pact.clocks}
+    with closing(sqlite3.connect(partial, isolation_level=None)) as connection:
+        connection.execute("PRAGMA synchronous=OFF")
+        # Loading is faster without the indexes; they are built afterwards as the migrations define them.
+        indexes = [str(CreateIndex(i).compile(dialect=sqlite_dialect.dialect())) for i in tables.clocks.indexes]
+        for index in tables.clocks.indexes:
+            connection.execute(f"DROP INDEX {index.name}")
+        connection.execute("BEGIN")
+        user = 0
+        for department, count in BENCH_USERS:
+            for k in range(count):
+                user += 1
+                connection.execute(
+                    "INSERT INTO users (id, name, department, email, is_manager, is_active, created_at) "
+                    "VALUES (?, ?, ?, NULL, ?, 1, ?)",
+                    (user, f"{department}-{k + 1}", department, k == 0, at),
+                )
+        _activate(connection, pact, at)
+        bant = json.dumps({"confirmed": [], "facts": {}})
+        companies = max(100, clocks.tier.leads // 50)
+        connection.executemany(
+            "INSERT INTO leads (id, email, attributes, stage, stage_changed_at, owner_id, bant, created_at, "
+            "updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            (
+                (
+                    lead,
+                    f"lead{lead}@c{lead % companies}.co.jp",
+                    f'{{"company": "c{lead % companies}"}}',
+                    CLOCK_MIX[kind][4],
+                    started,
+                    owner or None,
+                    bant,
+                    started,
+                    started,
+                )
+                for lead, kind, started, owner in zip(
+                    range(1, clocks.tier.leads + 1),
+                    clocks.kind.tolist(),
+                    clocks.started_at.tolist(),
+                    clocks.owner.tolist(),
+                    strict=True,
+                )
+            ),
+        )
+        by = {"mql_handoff": "assigned", "is_first_contact": "first_contact"}
+        open_ones = zip(
+            range(1, clocks.tier.leads + 1),
+            clocks.kind.tolist(),
+            clocks.started_at.tolist(),
+            clocks.due_at.tolist(),
+            [None] * clocks.tier.leads,
+            strict=True,
+        )
+        connection.executemany(
+            "INSERT INTO clocks (lead_id, clock_id, pact_version, started_at, due_at, responsible, stops, due_soon, "
+            "stopped_at, stopped_by) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    lead,
+                    clock,
+                    s,
+                    d,
+                    CLOCK_MIX[k][2],
+                    stops[clock],
+                    shares[clock],
+                    e,
+                    by[clock] if e is not None else None,
+                )
+                for lead, k, s, d, e in itertools.chain(clocks.stopped, open_ones)
+                for clock in (CLOCK_MIX[k][0],)
+            ),
+        )
+        for index in indexes:
+            connection.execute(index)
+        connection.execute("COMMIT")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    partial.rename(path)
+    return path

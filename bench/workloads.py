@@ -1,4 +1,4 @@
-"""W1–W3: each workload timed beside its baselines in the same run.
+"""W1–W3 and W7: each workload timed beside its baselines in the same run.
 
 * W1 full rescore from an in-memory columnar snapshot: ours (`score_snapshot`) vs a plain
   Python fold vs SQLite SQL vs DuckDB SQL vs a NumPy bincount ceiling.
@@ -7,6 +7,8 @@
   store's repositories (sampled, extrapolated) vs one INSERT ... SELECT computed inside SQLite.
 * W3 incremental rescore of 10 k new events (`rescore_incremental`) vs the W2 full rebuild, and
   the time's growth from tier S to tier L.
+* W7 the neglected-lead sweep over every open clock (`open_columns` + `judge_open`, what the
+  board runs) vs a per-lead Python loop walking the days with jpholiday (sampled, extrapolated).
 """
 
 from __future__ import annotations
@@ -26,14 +28,33 @@ from typing import Any
 import numpy as np
 
 from bench import baselines
-from bench.generate import END, END_MICROS, TIERS, URL_POOL, Dataset, _url, dataset, new_events, snapshot, store_file
+from bench.generate import (
+    END,
+    END_MICROS,
+    SWEEP_AT,
+    TIERS,
+    URL_POOL,
+    Dataset,
+    Tier,
+    _url,
+    clock_store_file,
+    dataset,
+    new_events,
+    open_clocks,
+    snapshot,
+    store_file,
+)
 from leadpact.adapters.analytics.scoring import BatchScores, score_snapshot, stop_worker, worker_pid
 from leadpact.adapters.db.engine import make_engine
 from leadpact.adapters.db.score_state import StateLayout
-from leadpact.adapters.db.store import Store
+from leadpact.adapters.db.store import OpenClockColumns, Store
+from leadpact.adapters.db.tables import from_micros
+from leadpact.domain.calendar import BusinessCalendar
+from leadpact.domain.clocks import STATES, ClockRun, Verdicts
 from leadpact.domain.pact import Pact
 from leadpact.domain.scoring import Activity, ScoreState, property_matches, score
 from leadpact.services.rescore import rescore_all, rescore_incremental
+from leadpact.services.sla import board, judge_open, read_open
 
 SLOW = 5.0  # a baseline slower than this runs once, not best-of-3
 
@@ -419,3 +440,117 @@ def cleanup(cache: Path) -> None:
     stop_worker()
     for path in cache.glob("work-*.db*"):
         path.unlink(missing_ok=True)
+
+
+# --- W7 ------------------------------------------------------------------------------------------
+
+
+def w7(tier: Tier, pact: Pact, cache: Path) -> dict[str, Any]:
+    """The neglected-lead sweep over every open clock: read as columns and judged, against per-clock loops."""
+    clocks = open_clocks(tier, pact)
+    source = clock_store_file(clocks, pact, cache)
+    work = cache / f"work-clocks-{tier.name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)
+    shutil.copy(source, work)
+    engine = make_engine(f"sqlite:///{work}")
+    now = SWEEP_AT
+    variants: list[Variant] = []
+
+    steps: list[tuple[float, float]] = []
+
+    def ours() -> tuple[OpenClockColumns, Verdicts]:
+        with Store(engine) as store:
+            started = time.perf_counter()
+            columns = read_open(store)
+            read = time.perf_counter()
+            verdicts = judge_open(store, columns, now)
+            steps.append((read - started, time.perf_counter() - read))
+        return columns, verdicts
+
+    best, times, (columns, verdicts) = timed(ours, warm=True)
+    read_seconds, judge_seconds = min(steps[1:], key=sum)
+    n = len(columns)
+    counts = np.bincount(verdicts.state, minlength=len(STATES))
+    variants.append(
+        Variant(
+            "ours: read open clocks as columns + judge (board, sweep)",
+            best,
+            times,
+            _runs_note(times, warm=True),
+            {"read_seconds": read_seconds, "judge_seconds": judge_seconds},
+        )
+    )
+
+    with Store(engine) as store:
+        best, times, _ = timed(lambda: judge_open(store, columns, now), warm=True)
+    variants.append(Variant("ours: judge only (columns in memory)", best, times, _runs_note(times, warm=True)))
+
+    best, times, shown = timed(lambda: board(engine, now, limit=100), warm=True)
+    variants.append(
+        Variant(
+            "ours: sla list end to end (judge all, explain the 100 oldest due)",
+            best,
+            times,
+            _runs_note(times, warm=True) + f"; {shown.total:,} listed in all",
+        )
+    )
+
+    best, times, _ = timed(lambda: _fetchall_columns(work), slow=SLOW)
+    variants.append(
+        Variant("read alternative: fetchall of the same columns into NumPy", best, times, _runs_note(times))
+    )
+
+    # The per-clock loops get a sample as Python objects (built untimed: favourable to them).
+    size = min(n, max(1_000, min(n // 5, 20_000)))
+    picked = np.sort(np.random.default_rng(7).choice(n, size=size, replace=False))
+    scale = n / size
+    rows = [
+        (from_micros(int(s)), from_micros(int(d)), float(share))
+        for s, d, share in zip(
+            columns.started_at[picked].astype(np.int64),
+            columns.due_at[picked].astype(np.int64),
+            columns.due_soon[picked],
+            strict=True,
+        )
+    ]
+    expected = [(STATES[int(verdicts.state[i])].value, int(verdicts.business_days_late[i])) for i in picked]
+    agreement: dict[str, int] = {}
+
+    def sampled(name: str, key: str, loop: Callable[[], list[tuple[str, int]]]) -> None:
+        best, times, found = timed(loop, slow=SLOW)
+        note = f"{size:,} clocks sampled, ×{scale:g} extrapolated; {_runs_note(times)}"
+        extra = {"sampled_seconds": best, "sampled_clocks": size}
+        variants.append(Variant(name, best * scale, [t * scale for t in times], note, extra))
+        agreement[key] = sum(a != b for a, b in zip(found, expected, strict=True))
+
+    sampled(
+        "per-lead Python loop, days walked with jpholiday",
+        "jpholiday loop",
+        lambda: baselines.jpholiday_loop(rows, now),
+    )
+    calendar = BusinessCalendar.of(pact.calendar)
+    runs = [ClockRun(0, "c", 1, s, d, "x", (), share) for s, d, share in rows]
+    sampled(
+        "the domain's scalar rules, one clock at a time (NumPy calendar)",
+        "scalar rules",
+        lambda: [(r.state_at(now).value, r.business_days_late(calendar, now)) for r in runs],
+    )
+    engine.dispose()
+    return {
+        "variants": variants,
+        "open_clocks": n,
+        "stored_clocks": n + len(clocks.stopped),
+        "states": {state.value: int(counts[i]) for i, state in enumerate(STATES) if counts[i]},
+        "now": now.isoformat(),
+        "agreement_mismatches_on_sample": agreement,
+        "note": "the loops get the sampled clocks as Python datetimes, not timed",
+    }
+
+
+def _fetchall_columns(path: Path) -> list[np.ndarray[Any, Any]]:
+    query = "SELECT id, pact_version, started_at, due_at, due_soon FROM clocks WHERE stopped_at IS NULL"  # index only
+    with closing(sqlite3.connect(path)) as connection:
+        rows = connection.execute(query).fetchall()
+    ids, versions, started, due, share = zip(*rows, strict=True)
+    return [np.array(ids), np.array(versions), np.array(started), np.array(due), np.array(share, dtype=np.float64)]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.e2e.test_cli import run, sign
-from tests.factories import event
+from tests.factories import event, qualifying_leads_file
 from tests.integration.test_ingest import T1, marketing_events
 
 
@@ -26,7 +26,9 @@ def test_sweep_then_list_the_breached_leads(sqlite_url: str, tmp_path: Path) -> 
     code, out, _ = run(sqlite_url, "sla", "sweep", "--now", "2026-04-13T13:00+09:00", "--json")
     assert code == 0 and json.loads(out)["known"] == 1 and json.loads(out)["new"] == []
     code, out, _ = run(sqlite_url, "sla", "list", "--breached", "--now", "2026-04-13T12:00+09:00", "--json")
-    (row,) = json.loads(out)
+    listed = json.loads(out)
+    assert (listed["total"], listed["limit"], listed["now"]) == (1, 100, "2026-04-13T12:00:00+09:00")
+    (row,) = listed["items"]
     assert (row["clock"], row["owner"], row["responsible"], row["business_days_late"]) == (
         "is_first_contact",
         "田中",
@@ -36,6 +38,31 @@ def test_sweep_then_list_the_breached_leads(sqlite_url: str, tmp_path: Path) -> 
     assert row["hours"] == {"routing_delay": 0.0, "department": 118.0, "off_hours": 48.0}
     code, out, _ = run(sqlite_url, "sla", "list", "--department", "field_sales", "--now", "2026-04-13T12:00+09:00")
     assert code == 0 and "no neglected leads" in out
+
+
+def test_the_board_shows_the_oldest_due_up_to_the_limit_and_counts_the_rest(sqlite_url: str, tmp_path: Path) -> None:
+    sign(sqlite_url)
+    path = tmp_path / "leads.jsonl"
+    qualifying_leads_file(path, 3, T1)  # three MQLs at T1 + 3 h, none handed over within 24 hours
+    assert run(sqlite_url, "ingest", str(path))[0] == 0
+    now = (T1 + timedelta(days=2)).isoformat()
+    code, out, _ = run(sqlite_url, "sla", "list", "--now", now, "--limit", "2")
+    assert code == 0 and "3 lead(s) as of" in out and "… and 1 more (--limit 0 shows all)" in out
+    assert "lead0@example.co.jp" in out and "lead1@example.co.jp" in out and "lead2@example.co.jp" not in out
+    code, out, _ = run(sqlite_url, "sla", "list", "--now", now, "--limit", "2", "--json")
+    listed = json.loads(out)
+    assert (listed["total"], listed["limit"]) == (3, 2)
+    assert [(i["email"], i["clock"], i["state"]) for i in listed["items"]] == [
+        ("lead0@example.co.jp", "mql_handoff", "breached"),
+        ("lead1@example.co.jp", "mql_handoff", "breached"),
+    ]
+    code, out, _ = run(sqlite_url, "sla", "list", "--now", now, "--limit", "0", "--json")
+    assert [i["email"] for i in json.loads(out)["items"]] == [f"lead{i}@example.co.jp" for i in range(3)]
+    assert json.loads(out)["limit"] is None
+    code, out, _ = run(sqlite_url, "sla", "list", "--now", now, "--limit", "0")
+    assert "more" not in out
+    code, _, err = run(sqlite_url, "sla", "list", "--now", now, "--limit", "-1")
+    assert code == 2
 
 
 def test_bad_now_is_one_line(sqlite_url: str, tmp_path: Path) -> None:

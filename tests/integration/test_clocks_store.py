@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from leadpact.bootstrap import App
+from leadpact.domain.calendar import instant
 from leadpact.domain.clocks import ClockRun, ClockState
 from leadpact.domain.pact import ClockEvent
 from leadpact.services.ingest import ingest
@@ -66,3 +69,54 @@ def test_clocks_belong_to_their_lead(app: App) -> None:
     ingest(app.engine, app.clock, lines([event("lead_upsert", T1, lead=OTHER, id="u2", attributes={})]))
     assert clocks(app, OTHER) == {}
     assert list(clocks(app)) == ["mql_handoff"]
+
+
+def test_open_clocks_read_as_columns_exactly_and_filtered(app: App) -> None:
+    sign_example_pact(app)
+    ingest(app.engine, app.clock, lines(marketing_events()))  # taro: mql_handoff running
+    assignment = event("assignment", T1 + timedelta(hours=4), id="s1", to="田中")
+    ingest(app.engine, app.clock, lines([assignment]))  # stops mql_handoff, starts is_first_contact
+    ingest(app.engine, app.clock, lines([event("lead_upsert", T1, lead=OTHER, id="u2", attributes={})]))
+    with app.store() as store:
+        other = store.leads.find(OTHER)
+        assert other is not None
+        # A share with 17 significant digits and an instant to the microsecond come back unchanged.
+        start = datetime(2026, 4, 7, 9, 30, 15, 123_457, tzinfo=JST)
+        extra = ClockRun(other.id, "custom", 1, start, start + timedelta(hours=5), "field_sales", (), 0.1 + 0.2)
+        store.clocks.start([extra])
+        store.commit()
+    with app.store() as store:
+        # (1, 0.25) is the example pact's share; the extra clock's is found by the read itself.
+        columns = store.clocks.open_columns([(1, 0.25), (1, 0.5)])
+        unexpected = store.clocks.open_columns()
+        assert columns.id.tolist() == unexpected.id.tolist()
+        assert columns.due_soon.tolist() == unexpected.due_soon.tolist()
+        assert columns.shares.tolist() == [0.25, 0.5, 0.30000000000000004]
+        runs = {r.clock_id: r for r in store.clocks.running([1, 2])}
+        assert runs.keys() == {"is_first_contact", "custom"}
+        assert sorted(columns.id.tolist()) == sorted(r.id for r in runs.values() if r.id is not None)
+        by_id = {r.id: r for r in runs.values()}
+        for i, clock_id in enumerate(columns.id.tolist()):
+            run = by_id[clock_id]
+            assert columns.started_at[i] == instant(run.started_at) and columns.due_at[i] == instant(run.due_at)
+            assert columns.due_soon[i] == run.due_soon and columns.pact_version[i] == run.pact_version
+        custom = columns.id.tolist().index(runs["custom"].id)
+        assert columns.due_soon[custom] == 0.30000000000000004
+        assert columns.started_at[custom] == np.datetime64("2026-04-07T00:30:15.123457", "us")
+
+        def ids(**filters: str) -> list[int]:
+            return store.clocks.open_columns(**filters).id.tolist()
+
+        assert ids(department="field_sales") == [runs["custom"].id]
+        assert ids(owner="田中") == [runs["is_first_contact"].id]
+        assert ids(owner="鈴木") == [] and ids(department="field_sales", owner="田中") == []
+        assert [h.run.clock_id for h in store.clocks.held([runs["custom"].id, 999, runs["is_first_contact"].id])] == [
+            "custom",
+            "is_first_contact",
+        ]
+
+
+def test_no_open_clocks_read_as_empty_columns(app: App) -> None:
+    with app.store() as store:
+        columns = store.clocks.open_columns()
+    assert len(columns) == 0 and columns.due_at.dtype == np.dtype("datetime64[us]")

@@ -178,7 +178,7 @@ def test_a_channel_that_is_down_gives_up_after_the_last_attempt_and_the_breach_s
     assert deliver(app.engine, channels, at + timedelta(days=1)).outcomes == []
     # the other channels went out at once, and the breach is still recorded and on the board
     assert len(far.slack.accepted) == 1 and len(far.smtp.mails) == 2
-    assert [n.held.run.clock_id for n in board(app.engine, at)] == ["is_first_contact"]
+    assert [n.held.run.clock_id for n in board(app.engine, at).items] == ["is_first_contact"]
 
 
 def test_a_mail_server_refusing_for_a_while_holds_back_only_the_mail(app: App, far: Far, channels: Channels) -> None:

@@ -245,6 +245,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         owner: Annotated[str | None, typer.Option("--owner", help="Only leads this person holds.")] = None,
         now: Annotated[str | None, typer.Option("--now", help="As of this instant (ISO with offset).")] = None,
+        limit: Annotated[
+            int, typer.Option("--limit", min=0, help="Show the N oldest due (0: all); the count covers all.")
+        ] = 100,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """The neglected-lead board: running clocks breached or due soon, oldest due first."""
@@ -252,17 +255,27 @@ def register(app: typer.Typer) -> None:
         states = [ClockState.BREACHED] if breached else [ClockState.DUE_SOON] if due_soon else None
         at = _now(ctx, now)
         with cli.refusals():
-            items = board(
+            found = board(
                 cli._ctx(ctx).app.engine,
                 at,
                 states=states or (ClockState.BREACHED, ClockState.DUE_SOON),
                 department=department,
                 owner=owner,
+                limit=limit or None,
             )
         if as_json:
-            cli._print_json([_json(item) for item in items])
+            cli._print_json(
+                {
+                    "now": found.now.isoformat(),
+                    "total": found.total,
+                    "limit": limit or None,
+                    "items": [_json(item) for item in found.items],
+                }
+            )
             return
-        if not items:
+        if not found.items:
             cli.out.print("no neglected leads")
             return
-        cli.out.print(_table(f"{len(items)} lead(s) as of {at.isoformat()}", items, at.tzinfo))
+        cli.out.print(_table(f"{found.total} lead(s) as of {at.isoformat()}", found.items, at.tzinfo))
+        if found.total > len(found.items):
+            cli.out.print(f"… and {found.total - len(found.items)} more (--limit 0 shows all)")

@@ -37,8 +37,12 @@ from leadpact.domain.pact import Calendar, ClosedDays, Deadline, DeadlineUnit
 # The years whose holidays and closed days are laid out in advance: any clock leadpact keeps
 # starts and ends inside them.
 FIRST_YEAR, LAST_YEAR = 1990, 2100
+EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
-Days = npt.NDArray[np.datetime64]
+Days = npt.NDArray[np.datetime64]  # datetime64[D]
+Instants = npt.NDArray[np.datetime64]  # datetime64[us], UTC
+DAY = np.timedelta64(1, "D")
+MICROSECOND = np.timedelta64(1, "us")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # not the C locale's
 
 
@@ -132,11 +136,31 @@ class BusinessCalendar:
         """`nth_business_day_after` for arrays of local start days and day counts."""
         return np.busday_offset(start_days, business_days, roll="backward", busdaycal=self.numpy)
 
+    def local_days(self, instants: Instants) -> Days:
+        """`local_day` for an array of UTC instants (NaT stays NaT)."""
+        at = instants.astype("datetime64[us]")
+        return (at + _utc_offsets(self.zone, at)).astype("datetime64[D]")
+
+    def due_days_of(self, due: Instants) -> Days:
+        """`due_day` for an array of due times."""
+        earlier: Instants = due.astype("datetime64[us]") - MICROSECOND  # type: ignore[assignment]  # NumPy's stubs
+        return self.local_days(earlier)
+
     def count(self, first_days: Days, last_days: Days) -> npt.NDArray[np.int64]:
-        """`business_days` for arrays of days (negative where the last day is the earlier)."""
-        low, high = np.minimum(first_days, last_days), np.maximum(first_days, last_days)
-        counted = np.busday_count(low + 1, high + 1, busdaycal=self.numpy)
-        return np.where(last_days < first_days, -counted, counted)
+        """`business_days` for arrays of days (negative where the last day is the earlier).
+
+        Each day's business-day ordinal is looked up in a running count over the span of days
+        given: two lookups a pair, instead of `busday_count` walking each pair's weeks.
+        """
+        if first_days.size == 0:
+            return np.zeros(first_days.shape, dtype=np.int64)
+        low = min(first_days.min(), last_days.min())
+        span = np.arange(low, max(first_days.max(), last_days.max()) + DAY, dtype="datetime64[D]")
+        ordinal = np.cumsum(np.is_busday(span, busdaycal=self.numpy), dtype=np.int64)  # business days up to each
+        counted: npt.NDArray[np.int64] = (
+            ordinal[(last_days - low).astype(np.int64)] - ordinal[(first_days - low).astype(np.int64)]
+        )
+        return counted
 
 
 def whole_days(deadline: Deadline) -> int:
@@ -144,6 +168,53 @@ def whole_days(deadline: Deadline) -> int:
     if deadline.unit is not DeadlineUnit.BUSINESS_DAYS:
         raise ValueError("not a business-day deadline")
     return int(deadline.amount)
+
+
+def _utc_offsets(zone: ZoneInfo, at: Instants) -> npt.NDArray[np.timedelta64]:
+    """The zone's UTC offset at each instant, as timedelta64[us] (0 at NaT)."""
+    starts, offsets = _offset_changes(zone)
+    found = offsets[np.searchsorted(starts, at.astype(np.int64), side="right") - 1]
+    return np.where(np.isnat(at), 0, found).astype("timedelta64[us]")
+
+
+@cache
+def _offset_changes(zone: ZoneInfo) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """When the zone's UTC offset changes from FIRST_YEAR to LAST_YEAR, and to what (µs since the epoch, µs).
+
+    The offset is looked up at every UTC midnight (about 40 k lookups, 40 ms, once per zone and
+    process) and each change found is narrowed to its microsecond by bisection. That misses only
+    a zone changing its offset and back within one day, which no zone of the tz database does.
+    The first offset also holds before FIRST_YEAR, the last after LAST_YEAR.
+    """
+    day = int(DAY / MICROSECOND)
+    first = _micros(datetime(FIRST_YEAR, 1, 1, tzinfo=EPOCH.tzinfo))
+    samples = range(first, _micros(datetime(LAST_YEAR + 1, 1, 1, tzinfo=EPOCH.tzinfo)), day)
+    sampled = [_offset(zone, micros) for micros in samples]
+    starts, offsets = [np.iinfo(np.int64).min], [sampled[0]]
+    for i in range(1, len(samples)):
+        if sampled[i] != offsets[-1]:
+            low, high = samples[i - 1], samples[i]  # the offset is offsets[-1] at low, sampled[i] at high
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if _offset(zone, middle) == offsets[-1] else (low, middle)
+            starts.append(high)
+            offsets.append(sampled[i])
+    return np.array(starts, dtype=np.int64), np.array(offsets, dtype=np.int64)
+
+
+def instant(at: datetime) -> np.datetime64:
+    """An aware instant as NumPy's datetime64[us] (UTC), the unit of the array functions."""
+    return np.datetime64(_micros(_aware(at)), "us")
+
+
+def _micros(at: datetime) -> int:
+    return (at - EPOCH) // timedelta(microseconds=1)
+
+
+def _offset(zone: ZoneInfo, micros: int) -> int:
+    """The zone's UTC offset, in microseconds, at an instant given in microseconds since the epoch."""
+    offset = (EPOCH + timedelta(microseconds=micros)).astimezone(zone).utcoffset()
+    return (offset or timedelta()) // timedelta(microseconds=1)
 
 
 def _aware(at: datetime) -> datetime:

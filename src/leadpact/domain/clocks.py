@@ -17,7 +17,12 @@ the clocks started after it, never the ones already running.
   contact keeps waiting, on the same clock (`starts`).
 * A run's state at an instant (`state_at`): met or met late once stopped (stopped exactly
   at the due time is met), else breached past its due time, due soon once the share of its
-  budget left falls to the clock's `due_soon` share, else running.
+  budget left falls to the clock's `due_soon` share, else running. A late run's business
+  days late (`business_days_late`) count the business days after its due day up to and
+  including the day it stopped, or the day of now while it runs.
+* `judge` answers both for many runs at once, as columns (`ClockColumns`): the board and the
+  sweep judge every open clock of the store that way, with NumPy over the calendar's array
+  functions instead of a loop over clocks. A property test holds it to the scalar rules.
 
 Must not import: IO, storage or entry-point libraries.
 """
@@ -26,10 +31,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from leadpact.domain.calendar import BusinessCalendar
+import numpy as np
+import numpy.typing as npt
+
+from leadpact.domain.calendar import BusinessCalendar, Instants, instant
 from leadpact.domain.ledger import EntryKind, LedgerEntry
 from leadpact.domain.pact import ClockEvent, ClockStage, Pact
 
@@ -77,6 +85,98 @@ class ClockRun:
         if self.due_at - now <= (self.due_at - self.started_at) * self.due_soon:
             return ClockState.DUE_SOON
         return ClockState.RUNNING
+
+    def business_days_late(self, calendar: BusinessCalendar, now: datetime) -> int:
+        """Business days after the due day up to and including the day the run stopped (or of
+        `now` while it runs); 0 unless it stopped, or runs, past its due time."""
+        end = self.stopped_at or now
+        if end <= self.due_at:
+            return 0
+        return calendar.business_days(calendar.due_day(self.due_at), calendar.local_day(end))
+
+
+# --- many runs at once ------------------------------------------------------------------------
+
+STATES: tuple[ClockState, ...] = tuple(ClockState)  # a state's code in `Verdicts.state` is its index here
+_CODE = {state: np.int8(code) for code, state in enumerate(STATES)}
+
+
+@dataclass(frozen=True, slots=True)
+class ClockColumns:
+    """Runs as columns, for `judge`: instants are datetime64[us] (UTC), `stopped_at` is NaT
+    while a run runs, and `calendar` is each run's position in the calendars passed along
+    (its pact version's calendar)."""
+
+    started_at: Instants
+    due_at: Instants
+    due_soon: npt.NDArray[np.float64]
+    stopped_at: Instants
+    calendar: npt.NDArray[np.intp]
+
+    def __len__(self) -> int:
+        return len(self.due_at)
+
+    @classmethod
+    def of(cls, runs: Sequence[ClockRun], calendar: Sequence[int]) -> ClockColumns:
+        """Columns of domain runs; `calendar[i]` is the position of run i's calendar."""
+
+        def instants(values: Iterable[datetime | None]) -> Instants:
+            return np.array([instant(v) if v is not None else np.datetime64("NaT") for v in values], "datetime64[us]")
+
+        return cls(
+            started_at=instants(r.started_at for r in runs),
+            due_at=instants(r.due_at for r in runs),
+            due_soon=np.array([r.due_soon for r in runs], dtype=np.float64),
+            stopped_at=instants(r.stopped_at for r in runs),
+            calendar=np.array(calendar, dtype=np.intp),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdicts:
+    """Each run's state (codes into STATES) and business days late, as `judge` found them."""
+
+    state: npt.NDArray[np.int8]
+    business_days_late: npt.NDArray[np.int64]
+
+    def state_of(self, i: int) -> ClockState:
+        return STATES[int(self.state[i])]
+
+    def having(self, states: Iterable[ClockState]) -> npt.NDArray[np.bool_]:
+        """Where the state is one of `states`."""
+        return np.isin(self.state, [_CODE[s] for s in states])
+
+
+def judge(runs: ClockColumns, calendars: Sequence[BusinessCalendar], now: datetime) -> Verdicts:
+    """`state_at(now)` and `business_days_late(calendar, now)` of every run, as arrays.
+
+    Due soon compares the time left with the budget's share, which `timedelta * float` rounds
+    to a microsecond (half to even). The float product here is within a microsecond of the
+    exact one, so it decides every run but those within a microsecond of the line: the scalar
+    rule decides those, one at a time (none, or a handful, in a store).
+    """
+    at = instant(now)
+    running = np.isnat(runs.stopped_at)
+    end = np.where(running, at, runs.stopped_at)
+    late = end > runs.due_at
+    left = (runs.due_at - at).astype(np.int64)
+    budget = (runs.due_at - runs.started_at).astype(np.int64)
+    share = budget * runs.due_soon
+    soon = left <= share
+    for i in np.flatnonzero(running & ~late & (np.abs(left - share) < 1.0)).tolist():
+        soon[i] = timedelta(microseconds=int(left[i])) <= timedelta(microseconds=int(budget[i])) * float(
+            runs.due_soon[i]
+        )
+    state = np.select(
+        [~running & late, ~running, late, soon],
+        [_CODE[ClockState.MET_LATE], _CODE[ClockState.MET], _CODE[ClockState.BREACHED], _CODE[ClockState.DUE_SOON]],
+        _CODE[ClockState.RUNNING],
+    ).astype(np.int8)
+    days = np.zeros(len(runs), dtype=np.int64)
+    for position, calendar in enumerate(calendars):
+        rows = np.flatnonzero(late if len(calendars) == 1 else late & (runs.calendar == position))
+        days[rows] = calendar.count(calendar.due_days_of(runs.due_at[rows]), calendar.local_days(end[rows]))
+    return Verdicts(state=state, business_days_late=days)
 
 
 def events_of(entry: LedgerEntry) -> tuple[ClockEvent, ...]:

@@ -7,23 +7,27 @@ or two, record each breach once; the sweep that recorded it is the one that repo
 With notification channels configured, the same transaction queues each new breach's
 notifications (`services.escalation`): a breach is never recorded without them.
 `board` is the neglected-lead list: running clocks that are breached or due soon, oldest due
-first, each with its business days late and where its time went (`domain.sla`).
+first, each with its business days late and where its time went (`domain.sla`). It reads
+every running clock as columns and judges them all at once (`domain.clocks.judge`); only the
+rows it shows become objects and get explained.
 
 Must not import: the entry points (cli, api, web).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Engine
 
 from leadpact.adapters.channels import Channels
-from leadpact.adapters.db.store import HeldClock, Store
-from leadpact.domain.calendar import BusinessCalendar
-from leadpact.domain.clocks import ClockState
+from leadpact.adapters.db.store import HeldClock, OpenClockColumns, Store
+from leadpact.domain.calendar import BusinessCalendar, instant
+from leadpact.domain.clocks import ClockColumns, ClockState, Verdicts, judge
 from leadpact.domain.errors import DomainError
 from leadpact.domain.escalation import BreachNotice, DepartmentName
 from leadpact.domain.ledger import EntryKind
@@ -77,6 +81,13 @@ def sweep(engine: Engine, now: datetime, channels: Channels | None = None) -> Sw
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Board:
+    now: datetime
+    total: int  # running clocks in the wanted states
+    items: list[NeglectedLead]  # the oldest due first, at most the limit
+
+
 def board(
     engine: Engine,
     now: datetime,
@@ -84,20 +95,55 @@ def board(
     states: Iterable[ClockState] = (ClockState.BREACHED, ClockState.DUE_SOON),
     department: str | None = None,
     owner: str | None = None,
-) -> list[NeglectedLead]:
-    """Running clocks in these states at `now`, oldest due first, each explained."""
-    wanted = set(states)
+    limit: int | None = None,
+) -> Board:
+    """Running clocks in these states at `now`: how many, and the `limit` oldest due (all when None), explained."""
     with Store(engine) as store:
-        _check_now(store, now)
-        held = [
-            h
-            for h in store.clocks.open(now)
-            if h.run.state_at(now) in wanted
-            and (department is None or h.run.responsible == department)
-            and (owner is None or h.owner == owner)
-        ]
+        columns = read_open(store, department=department, owner=owner)
+        verdicts = judge_open(store, columns, now)
+        chosen = np.flatnonzero(verdicts.having(states))
+        shown = _oldest_due(columns, chosen, limit)
+        held = store.clocks.held(columns.id[shown].tolist())
         recorded = store.breaches.known(h.run.id for h in held if h.run.id is not None)
-        return _explain(store, held, now, recorded)
+        return Board(now=now, total=len(chosen), items=_explain(store, held, now, recorded))
+
+
+def read_open(store: Store, department: str | None = None, owner: str | None = None) -> OpenClockColumns:
+    """Every running clock (of `department`, of leads `owner` holds) as columns."""
+    expected = [(p.version, clock.due_soon) for p in store.pacts.all() for clock in p.pact.clocks]
+    return store.clocks.open_columns(expected, department=department, owner=owner)
+
+
+def judge_open(store: Store, columns: OpenClockColumns, now: datetime) -> Verdicts:
+    """Every clock of `columns` judged at `now`, each on its pact version's calendar."""
+    if len(columns) and instant(now) < columns.started_at.max():
+        _check_now(store, now)
+    versions = sorted(set(columns.versions.tolist()))
+    calendars = _calendars(store, versions)
+    runs = ClockColumns(
+        started_at=columns.started_at,
+        due_at=columns.due_at,
+        due_soon=columns.due_soon,
+        stopped_at=np.full(len(columns), np.datetime64("NaT"), dtype="datetime64[us]"),
+        calendar=np.array([versions.index(v) for v in columns.versions.tolist()], dtype=np.intp)[columns.terms],
+    )
+    return judge(runs, [calendars[v] for v in versions], now)
+
+
+def _oldest_due(columns: OpenClockColumns, chosen: npt.NDArray[np.intp], limit: int | None) -> npt.NDArray[np.intp]:
+    """Positions of the `limit` chosen clocks due first (ties: the older clock first)."""
+    due = columns.due_at[chosen]
+    if limit is not None and limit < len(chosen):
+        # only the clocks due no later than the limit-th need sorting
+        cutoff = np.partition(due, limit - 1)[limit - 1] if limit > 0 else None
+        chosen = chosen[due <= cutoff] if cutoff is not None else chosen[:0]
+        due = columns.due_at[chosen]
+    order = np.lexsort((columns.id[chosen], due))
+    return chosen[order][:limit]
+
+
+def _calendars(store: Store, versions: Sequence[int]) -> dict[int, BusinessCalendar]:
+    return {v: BusinessCalendar.of(_pact(store, v).calendar) for v in versions}
 
 
 def _check_now(store: Store, now: datetime) -> None:
@@ -112,27 +158,28 @@ def _check_now(store: Store, now: datetime) -> None:
 def _explain(store: Store, held: list[HeldClock], now: datetime, recorded: dict[int, datetime]) -> list[NeglectedLead]:
     if not held:
         return []
-    pacts = {v: _pact(store, v) for v in {h.run.pact_version for h in held}}
+    versions = sorted({h.run.pact_version for h in held})
+    pacts = {v: _pact(store, v) for v in versions}
     calendars = {v: BusinessCalendar.of(p.calendar) for v, p in pacts.items()}
-    holdings = _holdings(store, {h.run.lead_id for h in held})
+    runs = [h.run for h in held]
+    verdicts = judge(
+        ClockColumns.of(runs, [versions.index(r.pact_version) for r in runs]), [calendars[v] for v in versions], now
+    )
+    holdings = _holdings(store, {r.lead_id for r in runs})
     out = []
-    for h in held:
+    for i, h in enumerate(held):
         run = h.run
-        calendar = calendars[run.pact_version]
         definition = _definition(pacts[run.pact_version], run.clock_id)
-        end = run.stopped_at or now
         out.append(
             NeglectedLead(
                 held=h,
                 label=(definition.label or definition.id) if definition else run.clock_id,
-                state=run.state_at(now),
-                business_days_late=max(
-                    0, calendar.business_days(calendar.due_day(run.due_at), calendar.local_day(end))
-                ),
+                state=verdicts.state_of(i),
+                business_days_late=int(verdicts.business_days_late[i]),
                 split=split_elapsed(
-                    calendar,
+                    calendars[run.pact_version],
                     run.started_at,
-                    end,
+                    run.stopped_at or now,
                     run.responsible,
                     holdings.get(run.lead_id, []),
                     handoff=definition is not None and definition.kind is ClockKind.HANDOFF,

@@ -13,8 +13,27 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Table, bindparam, func, insert, literal, select, update
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.score_state import StateLayout
@@ -678,17 +697,79 @@ class Clocks:
         )
         return [_held(row) for row in self.c.execute(query)]
 
-    def open(self, now: datetime) -> list[HeldClock]:
-        """Every running clock, oldest due first, with its lead and holder (for the board)."""
-        owner = t.users.alias("owner")
-        query = (
-            select(t.clocks, t.leads.c.email, t.leads.c.attributes, owner.c.name, owner.c.department)
-            .join(t.leads, t.leads.c.id == t.clocks.c.lead_id)
-            .outerjoin(owner, owner.c.id == t.leads.c.owner_id)
-            .where(t.clocks.c.stopped_at.is_(None))
-            .order_by(t.clocks.c.due_at, t.clocks.c.id)
+    def open_columns(
+        self, expected: Sequence[tuple[int, float]] = (), department: str | None = None, owner: str | None = None
+    ) -> OpenClockColumns:
+        """Every running clock (of `department`, of leads `owner` holds) as columns.
+
+        Moving a million rows out of SQLite as Python tuples costs about two seconds; each column
+        comes out here as one text (`group_concat`, `string_agg`) that NumPy parses in C (docs/
+        benchmarks.md, W7), read from the open clocks' covering index. One scan feeds every
+        aggregate the same rows in the same order (in SQLite each row steps every aggregate of
+        the query in turn; in PostgreSQL each aggregate orders by id).
+
+        A clock's pact version and due-soon share come out as one small code into `terms`: the
+        caller names the (version, share) pairs it expects (its pacts' clocks) and a CASE codes
+        them in the query, because writing a REAL as text for every row cost as much as three
+        integer columns. A pair nobody expected is looked up exactly and the read runs again.
+        """
+        c = t.clocks.c
+        terms = list(dict.fromkeys(expected))
+        while True:
+            pairs = [(and_(c.pact_version == v, c.due_soon == s), i) for i, (v, s) in enumerate(terms)]
+            coded = case(*pairs, else_=-1) if pairs else literal(-1)
+            count, *texts = self.c.execute(
+                self._open(
+                    select(func.count(), *map(self._joined, (c.id, c.started_at, c.due_at, coded))), department, owner
+                )
+            ).one()
+            if not count:
+                return OpenClockColumns.empty()
+            ids, started, due, codes = (np.fromstring(text, dtype=np.int64, sep=",") for text in texts)
+            if any(len(a) != count for a in (ids, started, due, codes)):
+                raise RuntimeError("the open clocks' columns came out of step")  # never seen; guards the premise
+            if codes.min() >= 0:
+                break
+            others = self._open(select(c.pact_version, c.due_soon).where(coded == -1).distinct(), department, owner)
+            terms.extend((int(v), float(s)) for v, s in self.c.execute(others))
+        return OpenClockColumns(
+            id=ids,
+            started_at=started.view("datetime64[us]"),
+            due_at=due.view("datetime64[us]"),
+            terms=codes,
+            versions=np.array([v for v, _ in terms], dtype=np.int64),
+            shares=np.array([s for _, s in terms], dtype=np.float64),
         )
-        return [_held(row) for row in self.c.execute(query)]
+
+    def _joined(self, column: Any) -> Any:
+        if self.c.dialect.name == "postgresql":
+            return func.string_agg(cast(column, Text), aggregate_order_by(literal(","), t.clocks.c.id))
+        return func.group_concat(column)
+
+    def _open(self, query: Any, department: str | None, owner: str | None) -> Any:
+        c = t.clocks.c
+        query = query.select_from(t.clocks).where(c.stopped_at.is_(None))
+        if department is not None:
+            query = query.where(c.responsible == department)
+        if owner is not None:
+            held = select(t.leads.c.id).join(t.users, t.users.c.id == t.leads.c.owner_id).where(t.users.c.name == owner)
+            query = query.where(c.lead_id.in_(held))
+        return query
+
+    def held(self, ids: Sequence[int]) -> list[HeldClock]:
+        """These clocks with their leads and holders, in the order given (ids not found are left out)."""
+        owner = t.users.alias("owner")
+        found: dict[int, HeldClock] = {}
+        for part in chunks(list(ids)):
+            query = (
+                select(t.clocks, t.leads.c.email, t.leads.c.attributes, owner.c.name, owner.c.department)
+                .join(t.leads, t.leads.c.id == t.clocks.c.lead_id)
+                .outerjoin(owner, owner.c.id == t.leads.c.owner_id)
+                .where(t.clocks.c.id.in_(part))
+            )
+            for row in self.c.execute(query):
+                found[row.id] = _held(row)
+        return [found[i] for i in ids if i in found]
 
     def running_counts(self, now: datetime) -> tuple[int, int]:
         """(running clocks, of them due soon at `now`), counted in the database: the sweep never
@@ -701,8 +782,14 @@ class Clocks:
 
     def newest_open(self) -> ClockRun | None:
         """The running clock started last."""
-        query = select(t.clocks).where(t.clocks.c.stopped_at.is_(None)).order_by(t.clocks.c.started_at.desc()).limit(1)
-        row = self.c.execute(query).first()
+        # The latest start first, from the open clocks' index alone; then its row.
+        c = t.clocks.c
+        latest = self.c.execute(select(func.max(type_coerce(c.started_at, BigInteger()))).where(c.stopped_at.is_(None)))
+        micros = latest.scalar_one()
+        if micros is None:
+            return None
+        at = type_coerce(c.started_at, BigInteger()) == int(micros)
+        row = self.c.execute(select(t.clocks).where(c.stopped_at.is_(None), at).order_by(c.id).limit(1)).first()
         return _clock(row) if row is not None else None
 
     def start(self, runs: Sequence[ClockRun]) -> None:
@@ -718,6 +805,35 @@ class Clocks:
                 .values(stopped_at=bindparam("at"), stopped_by=bindparam("by")),
                 [{"run_id": run.id, "at": run.stopped_at, "by": run.stopped_by} for run in runs],
             )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenClockColumns:
+    """Running clocks as columns: instants are datetime64[us] (UTC); `terms` codes each clock's
+    pact version and due-soon share, as positions into `versions` and `shares`."""
+
+    id: npt.NDArray[np.int64]
+    started_at: npt.NDArray[np.datetime64]
+    due_at: npt.NDArray[np.datetime64]
+    terms: npt.NDArray[np.int64]
+    versions: npt.NDArray[np.int64]
+    shares: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    @property
+    def pact_version(self) -> npt.NDArray[np.int64]:
+        return self.versions[self.terms]
+
+    @property
+    def due_soon(self) -> npt.NDArray[np.float64]:
+        return self.shares[self.terms]
+
+    @classmethod
+    def empty(cls) -> OpenClockColumns:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none.view("datetime64[us]"), none.view("datetime64[us]"), none, none, np.zeros(0))
 
 
 @dataclass(frozen=True, slots=True)
