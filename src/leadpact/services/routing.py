@@ -12,9 +12,10 @@ Must not import: the entry points (cli, api, web).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -32,6 +33,7 @@ from leadpact.services.users import require_user
 
 ROUTER = "routing"
 RETRIES = 5
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +54,20 @@ class RouteReport:
 
 def route(engine: Engine, now: datetime, *, dry_run: bool = False) -> RouteReport:
     """Assign every MQL waiting for inside sales; with `dry_run`, only say who would get what."""
+    return _serialized(engine, lambda store: _route(store, now, dry_run), commit=not dry_run)
+
+
+def _serialized(engine: Engine, work: Callable[[Store], T], commit: bool = True) -> T:
+    """Run `work` in one unit of work that no other routing or assignment interleaves with,
+    starting over on fresh state when a lead it read was changed meanwhile."""
     for attempt in range(RETRIES):
         try:
             with Store(engine) as store:
                 store.serialize(ROUTER)
-                report = _route(store, now, dry_run)
-                if not dry_run:
+                result = work(store)
+                if commit:
                     store.commit()
-                return report
+                return result
         except (StaleLeads, OperationalError):
             if attempt == RETRIES - 1:
                 raise
@@ -101,25 +109,21 @@ def _route(store: Store, now: datetime, dry_run: bool) -> RouteReport:
 
 
 def assign_lead(engine: Engine, now: datetime, key: str, to: str, by: str, note: str | None = None) -> Lead:
-    """Give one lead to `to` by hand, as `by`; a ledger entry like any other assignment."""
-    for attempt in range(RETRIES):
-        try:
-            with Store(engine) as store:
-                store.serialize(ROUTER)  # a manual assignment counts in the router's daily capacity
-                lead = require_lead(store, key)
-                rep, actor = require_user(store, to), require_user(store, by)
-                if lead.owner == rep.name:
-                    raise DomainError(f"lead {lead.id} is already held by {rep.name}")
-                bench = Workbench(store, _active(store), now)
-                bench.load([lead.id])
-                bench.assign(lead.id, rep, now, _actor(actor), note=note)
-                bench.flush()
-                store.commit()
-                return bench.work[lead.id].lead
-        except (StaleLeads, OperationalError):
-            if attempt == RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+    """Give one lead to `to` by hand, as `by`; a ledger entry like any other assignment, and
+    serialized with routing because it counts in the rep's daily capacity."""
+
+    def work(store: Store) -> Lead:
+        lead = require_lead(store, key)
+        rep, actor = require_user(store, to), require_user(store, by)
+        if lead.owner == rep.name:
+            raise DomainError(f"lead {lead.id} is already held by {rep.name}")
+        bench = Workbench(store, _active(store), now)
+        bench.load([lead.id])
+        bench.assign(lead.id, rep, now, _actor(actor), note=note)
+        bench.flush()
+        return bench.work[lead.id].lead
+
+    return _serialized(engine, work)
 
 
 def set_active(engine: Engine, name: str, is_active: bool) -> User:
