@@ -14,14 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from leadpact.adapters.importers.values import clean
+from leadpact.adapters.importers.values import aliases, key
 from leadpact.domain.lifecycle import Stage
-
-
-def key(text: str) -> str:
-    """How headers and values are compared: NFKC, case-folded, without spaces, dots or underscores."""
-    return "".join(ch for ch in clean(text).casefold() if ch not in " \u3000._-")
-
 
 # leadpact field → (internal name, English label, Japanese label, other names seen in exports)
 COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -88,17 +82,9 @@ LEAD_STATUS: Mapping[str, tuple[tuple[str, ...], tuple[Stage, str] | None]] = {
 }
 
 
-def _lookup(table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name, aliases in table.items():
-        for alias in (name, *aliases):
-            found[key(alias)] = name
-    return found
-
-
 def header_map(header: Iterable[str]) -> tuple[dict[str, str], dict[Stage, str]]:
     """The export's columns by leadpact field and by stage-history stage (first match wins)."""
-    columns, dates = _lookup(COLUMNS), _lookup({s.value: names for s, names in STAGE_DATES.items()})
+    columns, dates = aliases(COLUMNS), aliases({s.value: names for s, names in STAGE_DATES.items()})
     fields: dict[str, str] = {}
     stages: dict[Stage, str] = {}
     for column in header:
@@ -110,8 +96,8 @@ def header_map(header: Iterable[str]) -> tuple[dict[str, str], dict[Stage, str]]
     return fields, stages
 
 
-_LIFECYCLE = _lookup({name: labels for name, (labels, _) in LIFECYCLE.items()})
-_STATUS = _lookup({name: labels for name, (labels, _) in LEAD_STATUS.items()})
+_LIFECYCLE = aliases({name: labels for name, (labels, _) in LIFECYCLE.items()})
+_STATUS = aliases({name: labels for name, (labels, _) in LEAD_STATUS.items()})
 
 
 def lifecycle_stage(value: str, overrides: Mapping[str, Stage | None] | None = None) -> Stage | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
@@ -25,6 +26,17 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 def clean(text: str) -> str:
     """NFKC (full-width → ASCII forms, half-width kana → full-width) and outer spaces removed."""
     return unicodedata.normalize("NFKC", text).strip()
+
+
+def key(text: str) -> str:
+    """How headers and enumeration values are matched: NFKC, case-folded, without spaces, dots,
+    underscores or hyphens (`Lifecycle Stage`, `lifecyclestage` and `ＬｉｆｅｃｙｃｌｅＳｔａｇｅ` meet)."""
+    return "".join(ch for ch in clean(text).casefold() if ch not in " \u3000._-")
+
+
+def aliases(table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Each name and its aliases, by `key`, → the name."""
+    return {key(alias): name for name, names in table.items() for alias in (name, *names)}
 
 
 @dataclass(frozen=True, slots=True)
