@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from leadpact.adapters.importers.salesforce import (
-    LEAD_COLUMNS,
-    OPPORTUNITY_COLUMNS,
-    columns,
-    lead_stage,
-    opportunity_stage,
-)
+from leadpact.adapters.importers.salesforce import LEAD_COLUMNS, OPPORTUNITY_COLUMNS, lead_stage, opportunity_stage
+from leadpact.adapters.importers.values import find_columns as columns
 from leadpact.domain.lifecycle import Stage
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from leadpact.adapters.importers.values import aliases, key
+from leadpact.adapters.importers.values import aliases, find_columns, key
 from leadpact.domain.lifecycle import Stage
 
 # leadpact field → (internal name, English label, Japanese label, other names seen in exports)
@@ -84,16 +84,9 @@ LEAD_STATUS: Mapping[str, tuple[tuple[str, ...], tuple[Stage, str] | None]] = {
 
 def header_map(header: Iterable[str]) -> tuple[dict[str, str], dict[Stage, str]]:
     """The export's columns by leadpact field and by stage-history stage (first match wins)."""
-    columns, dates = aliases(COLUMNS), aliases({s.value: names for s, names in STAGE_DATES.items()})
-    fields: dict[str, str] = {}
-    stages: dict[Stage, str] = {}
-    for column in header:
-        k = key(column)
-        if k in columns:
-            fields.setdefault(columns[k], column)
-        elif k in dates:
-            stages.setdefault(Stage(dates[k]), column)
-    return fields, stages
+    names = list(header)
+    dates = find_columns(names, {stage.value: labels for stage, labels in STAGE_DATES.items()})
+    return find_columns(names, COLUMNS), {Stage(stage): column for stage, column in dates.items()}
 
 
 _LIFECYCLE = aliases({name: labels for name, (labels, _) in LIFECYCLE.items()})

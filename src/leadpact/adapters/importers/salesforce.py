@@ -64,17 +64,6 @@ LEAD_STATUS: Mapping[str, tuple[tuple[str, ...], Stage | None]] = {
 }
 
 
-def columns(header: list[str], table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    """The export's column for each leadpact field this table knows (first match wins)."""
-    found = aliases(table)
-    fields: dict[str, str] = {}
-    for column in header:
-        name = found.get(key(column))
-        if name is not None:
-            fields.setdefault(name, column)
-    return fields
-
-
 _STATUS = aliases({name: labels for name, (labels, _) in LEAD_STATUS.items()})
 
 

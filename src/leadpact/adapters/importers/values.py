@@ -18,7 +18,7 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
@@ -37,6 +37,17 @@ def key(text: str) -> str:
 def aliases(table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     """Each name and its aliases, by `key`, → the name."""
     return {key(alias): name for name, names in table.items() for alias in (name, *names)}
+
+
+def find_columns(header: Iterable[str], table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """The export's column for each field of `table` (field → its names), first match winning."""
+    found = aliases(table)
+    fields: dict[str, str] = {}
+    for column in header:
+        name = found.get(key(column))
+        if name is not None:
+            fields.setdefault(name, column)
+    return fields
 
 
 @dataclass(frozen=True, slots=True)
