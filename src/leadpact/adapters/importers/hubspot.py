@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from leadpact.adapters.importers.values import aliases, find_columns, key
+from leadpact.adapters.importers.values import Vocabulary, find_columns
 from leadpact.domain.lifecycle import Stage
 
 # leadpact field → (internal name, English label, Japanese label, other names seen in exports)
@@ -89,27 +89,15 @@ def header_map(header: Iterable[str]) -> tuple[dict[str, str], dict[Stage, str]]
     return find_columns(names, COLUMNS), {Stage(stage): column for stage, column in dates.items()}
 
 
-_LIFECYCLE = aliases({name: labels for name, (labels, _) in LIFECYCLE.items()})
-_STATUS = aliases({name: labels for name, (labels, _) in LEAD_STATUS.items()})
+_LIFECYCLE = Vocabulary("lifecycle stage", LIFECYCLE, "HubSpot's are")
+_STATUS = Vocabulary("lead status", LEAD_STATUS, "HubSpot's are")
 
 
 def lifecycle_stage(value: str, overrides: Mapping[str, Stage | None] | None = None) -> Stage | None:
     """The leadpact stage of a Lifecycle Stage cell (label or internal value; overrides first)."""
-    if overrides:
-        for name, stage in overrides.items():
-            if key(name) == key(value):
-                return stage
-    found = _LIFECYCLE.get(key(value))
-    if found is None:
-        known = ", ".join(LIFECYCLE)
-        raise ValueError(f"unknown lifecycle stage {value.strip()!r} (HubSpot's are {known}; map others in --mapping)")
-    return LIFECYCLE[found][1]
+    return _LIFECYCLE.meaning(value, overrides)
 
 
 def lead_status(value: str) -> tuple[Stage, str] | None:
     """The stage and reason code a Lead Status cell implies, or None when it implies none."""
-    found = _STATUS.get(key(value))
-    if found is None:
-        known = ", ".join(LEAD_STATUS)
-        raise ValueError(f"unknown lead status {value.strip()!r} (HubSpot's are {known}; map others in --mapping)")
-    return LEAD_STATUS[found][1]
+    return _STATUS.meaning(value)

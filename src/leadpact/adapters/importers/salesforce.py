@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from leadpact.adapters.importers.values import aliases, key, parse_bool
+from leadpact.adapters.importers.values import Vocabulary, parse_bool
 from leadpact.domain.lifecycle import Stage
 
 # leadpact field → (API name, English label, Japanese label)
@@ -64,7 +64,7 @@ LEAD_STATUS: Mapping[str, tuple[tuple[str, ...], Stage | None]] = {
 }
 
 
-_STATUS = aliases({name: labels for name, (labels, _) in LEAD_STATUS.items()})
+_STATUS = Vocabulary("lead status", LEAD_STATUS, "the defaults are")
 
 
 def lead_stage(
@@ -79,14 +79,7 @@ def lead_stage(
         return Stage.OPPORTUNITY if (converted_opportunity_id or "").strip() else Stage.SQL
     if status is None or not status.strip():
         return None
-    for name, stage in (overrides or {}).items():
-        if key(name) == key(status):
-            return stage
-    found = _STATUS.get(key(status))
-    if found is None:
-        known = ", ".join(LEAD_STATUS)
-        raise ValueError(f"unknown lead status {status.strip()!r} (the defaults are {known}; map others in --mapping)")
-    return LEAD_STATUS[found][1]
+    return _STATUS.meaning(status, overrides)
 
 
 def opportunity_stage(is_closed: str, is_won: str) -> Stage:

@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from typing import Generic, TypeVar
 
 
 def clean(text: str) -> str:
@@ -39,6 +40,9 @@ def aliases(table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     return {key(alias): name for name, names in table.items() for alias in (name, *names)}
 
 
+T = TypeVar("T")
+
+
 def find_columns(header: Iterable[str], table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     """The export's column for each field of `table` (field → its names), first match winning."""
     found = aliases(table)
@@ -48,6 +52,29 @@ def find_columns(header: Iterable[str], table: Mapping[str, tuple[str, ...]]) ->
         if name is not None:
             fields.setdefault(name, column)
     return fields
+
+
+class Vocabulary(Generic[T]):
+    """A vendor's values of one enumeration (name → its labels and what it means in leadpact).
+
+    A cell matches a name or a label by `key`; a user's overrides (their custom values) first.
+    """
+
+    def __init__(self, what: str, table: Mapping[str, tuple[tuple[str, ...], T]], known_as: str) -> None:
+        self.what, self.table, self.known_as = what, table, known_as
+        self._names = aliases({name: labels for name, (labels, _) in table.items()})
+
+    def meaning(self, value: str, overrides: Mapping[str, T] | None = None) -> T:
+        for name, meant in (overrides or {}).items():
+            if key(name) == key(value):
+                return meant
+        found = self._names.get(key(value))
+        if found is None:
+            known = ", ".join(self.table)
+            raise ValueError(
+                f"unknown {self.what} {value.strip()!r} ({self.known_as} {known}; map others in --mapping)"
+            )
+        return self.table[found][1]
 
 
 @dataclass(frozen=True, slots=True)
