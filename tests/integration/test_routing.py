@@ -105,11 +105,10 @@ def test_assigning_a_lead_to_its_holder_is_refused(app: App, tmp_path: Path) -> 
 def test_a_write_over_a_lead_changed_meanwhile_is_refused(app: App, tmp_path: Path) -> None:
     mqls(app, tmp_path, 1)
     with app.store() as store:
-        lead = store.leads.get(1)
-        ((owner, version),) = store.leads.holders([1]).values()
+        ((lead, owner, version),) = store.leads.held([1]).values()
     assign_lead(app.engine, NOON, "1", "田中", "佐藤")  # another unit of work bumps the version
     with app.store() as store, pytest.raises(StaleLeads):
-        store.leads.save_states([(lead, owner, version)], NOON)  # type: ignore[list-item]
+        store.leads.save_states([(lead, owner, version)], NOON)
 
 
 def _route_in_a_process(url: str, now: datetime) -> int:

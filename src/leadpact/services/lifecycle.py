@@ -54,13 +54,6 @@ class LeadWork:
         self.touched = True
 
 
-def _holder(
-    holders: Mapping[int, tuple[int | None, int]], lead_id: int, state: ScoreState
-) -> tuple[int | None, ScoreState, int]:
-    owner_id, version = holders[lead_id]
-    return owner_id, state, version
-
-
 @dataclass
 class Workbench:
     """The leads a unit of work changes, and everything it will write for them."""
@@ -78,25 +71,24 @@ class Workbench:
         wanted = [i for i in set(lead_ids) if i not in self.work]
         if not wanted:
             return
-        leads = self.store.leads.get_many(wanted)
-        holders = self.store.leads.holders(wanted)
+        held = self.store.leads.held(wanted)
         if self.pact is None:
-            for lead_id, lead in leads.items():
-                self.work[lead_id] = LeadWork(lead, *_holder(holders, lead_id, ScoreState()))
+            for lead_id, (lead, owner_id, version) in held.items():
+                self.work[lead_id] = LeadWork(lead, owner_id, ScoreState(), version)
             return
         pact = self.pact.pact
         scores = self.store.scores.current(wanted, self.pact.version, pact)
         # No score under the active version (new lead, or scored under an older pact): replay.
-        stale = [i for i in leads if i not in scores]
+        stale = [i for i in held if i not in scores]
         history = self.store.activities.of_leads(stale) if stale else {}
-        for lead_id, lead in leads.items():
+        for lead_id, (lead, owner_id, version) in held.items():
             stored = scores.get(lead_id)
             if stored is None:
                 known = [activity_from_row(row) for row in history.get(lead_id, [])]
-                work = LeadWork(lead, *_holder(holders, lead_id, ScoreState().fold_all(pact, known)), activities=known)
+                work = LeadWork(lead, owner_id, ScoreState().fold_all(pact, known), version, activities=known)
                 work.stale_score = True
             else:
-                work = LeadWork(lead, *_holder(holders, lead_id, stored.state))
+                work = LeadWork(lead, owner_id, stored.state, version)
             self.work[lead_id] = work
 
     def history(self, work: LeadWork) -> list[Activity]:

@@ -250,10 +250,14 @@ class Leads:
         return _lead(row) if row else None
 
     def get_many(self, lead_ids: Iterable[int]) -> dict[int, Lead]:
-        found: dict[int, Lead] = {}
+        return {lead_id: lead for lead_id, (lead, _, _) in self.held(lead_ids).items()}
+
+    def held(self, lead_ids: Iterable[int]) -> dict[int, tuple[Lead, int | None, int]]:
+        """Each lead with its owner id and row version (what `save_states` checks before writing)."""
+        found: dict[int, tuple[Lead, int | None, int]] = {}
         for part in chunks(sorted(set(lead_ids))):
             for row in self.c.execute(self._query().where(t.leads.c.id.in_(part))):
-                found[row.id] = _lead(row)
+                found[row.id] = (_lead(row), row.owner_id, row.version)
         return found
 
     def ids_by_email(self, emails: Iterable[str]) -> dict[str, int]:
@@ -348,15 +352,6 @@ class Leads:
     def stage_counts(self) -> dict[str, int]:
         query = select(t.leads.c.stage, func.count()).group_by(t.leads.c.stage)
         return {row[0]: row[1] for row in self.c.execute(query)}
-
-    def holders(self, lead_ids: Iterable[int]) -> dict[int, tuple[int | None, int]]:
-        """Each lead's owner id and row version (what `save_states` checks before writing)."""
-        found: dict[int, tuple[int | None, int]] = {}
-        c = t.leads.c
-        for part in chunks(sorted(set(lead_ids))):
-            for row in self.c.execute(select(c.id, c.owner_id, c.version).where(c.id.in_(part))):
-                found[row.id] = (row.owner_id, row.version)
-        return found
 
     def waiting_for_routing(self, departments: Sequence[str]) -> list[Any]:
         """MQLs no member of `departments` holds (no owner, or one of another department), oldest first."""
