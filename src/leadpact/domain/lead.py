@@ -42,6 +42,12 @@ class Lead:
         return scoring_attributes(self.email, self.attributes)
 
 
+def company_of(attributes: object) -> str | None:
+    """The company name a lead's stored attributes carry, if any (shown beside its e-mail)."""
+    company = attributes.get("company") if isinstance(attributes, Mapping) else None
+    return company if isinstance(company, str) else None
+
+
 def scoring_attributes(email: str | None, attributes: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
     derived: dict[str, AttributeValue] = dict(attributes)
     if email and "@" in email:

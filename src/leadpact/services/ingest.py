@@ -17,9 +17,9 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from leadpact.adapters.db.store import PactVersion, StaleLeads, Store
+from leadpact.adapters.db.store import PactVersion, Store
 from leadpact.adapters.events import (
     ActivityEvent,
     Assignment,
@@ -37,7 +37,7 @@ from leadpact.domain.lead import is_plausible_email, normalise_email
 from leadpact.domain.lifecycle import ALLOWED, OWNING_ROLE, Actor, responsible_department
 from leadpact.domain.pact import BantItem
 from leadpact.domain.scoring import Activity
-from leadpact.services.lifecycle import SYSTEM, Workbench
+from leadpact.services.lifecycle import CONFLICTS, NO_ACTIVE_PACT, SYSTEM, Workbench, actor_of, retrying
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,24 +90,17 @@ def ingest(
     return report
 
 
-RETRIES = 5
-
-
 def _apply_with_retry(engine: Engine, clock: Clock, batch: list[ParsedLine | LineError]) -> IngestReport:
     """One batch in one transaction. Another writer committing the same events or leads first
     makes ours fail on a unique key (or, for a lead both change, on its row version); the retry then
     sees their rows and counts them unchanged."""
-    for attempt in range(RETRIES):
+
+    def work(store: Store) -> IngestReport:
         part = IngestReport()
-        try:
-            with Store(engine) as store:
-                _apply_batch(store, clock.now(), batch, part)
-                store.commit()
-            return part
-        except (IntegrityError, OperationalError, StaleLeads):
-            if attempt == RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+        _apply_batch(store, clock.now(), batch, part)
+        return part
+
+    return retrying(engine, work, conflicts=(IntegrityError, *CONFLICTS))
 
 
 def _digest(payload: bytes) -> str:
@@ -287,7 +280,7 @@ def _apply(
         bench.log_contact(lead_id, user, event.at, event.channel.value, event.note, (event.source, event.id))
         return None
     if pact is None:
-        raise DomainError("no active pact: propose one and have every approving department approve it")
+        raise DomainError(NO_ACTIVE_PACT)
     work = bench.work[lead_id]
     if isinstance(event, BantUpdate):
         actor = _actor(pact, users, event.by, event.source, _owning_department(pact, work.lead.stage))
@@ -314,5 +307,4 @@ def _owning_department(pact: PactVersion, stage: Any) -> str:
 def _actor(pact: PactVersion, users: dict[str, Any], by: str | None, source: str, department: str) -> Actor:
     if by is None:
         return Actor(f"{SYSTEM}:{source}", department, is_system=True)
-    user = _user_or_refuse(users, by)
-    return Actor(user.name, user.department, is_manager=user.is_manager)
+    return actor_of(_user_or_refuse(users, by))

@@ -8,13 +8,16 @@ the same transaction, and a refused change touches nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from leadpact.adapters.db.score_state import StateLayout
-from leadpact.adapters.db.store import PactVersion, Store, User, activity_from_row
+from leadpact.adapters.db.store import PactVersion, StaleLeads, Store, User, activity_from_row
 from leadpact.domain.calendar import BusinessCalendar
 from leadpact.domain.clocks import advance, stopped_later
 from leadpact.domain.errors import DomainError, InvalidTransition
@@ -26,6 +29,48 @@ from leadpact.domain.qualification import Bant, CriteriaCheck, check_mql, check_
 from leadpact.domain.scoring import Activity, AttributeValue, ScoreBreakdown, ScoreState, condition_holds, score
 
 SYSTEM = "system"
+NO_ACTIVE_PACT = "no active pact: propose one and have every approving department approve it"
+RETRIES = 5
+# Another writer got there first: a lock wait ran out, or a lead changed since it was read.
+CONFLICTS: tuple[type[Exception], ...] = (OperationalError, StaleLeads)
+T = TypeVar("T")
+
+
+def retrying(
+    engine: Engine,
+    work: Callable[[Store], T],
+    *,
+    commit: bool = True,
+    serialize: str | None = None,
+    conflicts: tuple[type[Exception], ...] = CONFLICTS,
+) -> T:
+    """Run `work` in one unit of work (committed unless `commit` is false, holding `serialize`'s
+    lock when named), starting over on fresh state when another writer got there first."""
+    for attempt in range(RETRIES):
+        try:
+            with Store(engine) as store:
+                if serialize is not None:
+                    store.serialize(serialize)
+                result = work(store)
+                if commit:
+                    store.commit()
+                return result
+        except conflicts:
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def require_active_pact(store: Store) -> PactVersion:
+    pact = store.pacts.active()
+    if pact is None:
+        raise DomainError(NO_ACTIVE_PACT)
+    return pact
+
+
+def actor_of(user: User) -> Actor:
+    """A person acting for their own department."""
+    return Actor(user.name, user.department, is_manager=user.is_manager)
 
 
 @dataclass
@@ -304,7 +349,7 @@ class Workbench:
 
     def _require_pact(self) -> PactVersion:
         if self.pact is None:
-            raise DomainError("no active pact: propose one and have every approving department approve it")
+            raise DomainError(NO_ACTIVE_PACT)
         return self.pact
 
     def _transition(

@@ -12,28 +12,24 @@ Must not import: the entry points (cli, api, web).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
-from leadpact.adapters.db.store import PactVersion, StaleLeads, Store, User
+from leadpact.adapters.db.store import PactVersion, Store, User
 from leadpact.domain.errors import DomainError
-from leadpact.domain.lead import Lead
+from leadpact.domain.lead import Lead, company_of
 from leadpact.domain.lifecycle import Actor
 from leadpact.domain.pact import Role, Routing
 from leadpact.domain.routing import Rep, RepLoad, Route, Unrouted, WaitingLead, plan
 from leadpact.services.leads import require_lead
-from leadpact.services.lifecycle import Workbench
+from leadpact.services.lifecycle import Workbench, actor_of, require_active_pact, retrying
 from leadpact.services.users import require_user
 
 ROUTER = "routing"
-RETRIES = 5
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,28 +50,11 @@ class RouteReport:
 
 def route(engine: Engine, now: datetime, *, dry_run: bool = False) -> RouteReport:
     """Assign every MQL waiting for inside sales; with `dry_run`, only say who would get what."""
-    return _serialized(engine, lambda store: _route(store, now, dry_run), commit=not dry_run)
-
-
-def _serialized(engine: Engine, work: Callable[[Store], T], commit: bool = True) -> T:
-    """Run `work` in one unit of work that no other routing or assignment interleaves with,
-    starting over on fresh state when a lead it read was changed meanwhile."""
-    for attempt in range(RETRIES):
-        try:
-            with Store(engine) as store:
-                store.serialize(ROUTER)
-                result = work(store)
-                if commit:
-                    store.commit()
-                return result
-        except (StaleLeads, OperationalError):
-            if attempt == RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+    return retrying(engine, lambda store: _route(store, now, dry_run), commit=not dry_run, serialize=ROUTER)
 
 
 def _route(store: Store, now: datetime, dry_run: bool) -> RouteReport:
-    pact = _active(store)
+    pact = require_active_pact(store)
     routing = pact.pact.routing
     if routing is None:
         raise DomainError(
@@ -117,13 +96,13 @@ def assign_lead(engine: Engine, now: datetime, key: str, to: str, by: str, note:
         rep, actor = require_user(store, to), require_user(store, by)
         if lead.owner == rep.name:
             raise DomainError(f"lead {lead.id} is already held by {rep.name}")
-        bench = Workbench(store, _active(store), now)
+        bench = Workbench(store, require_active_pact(store), now)
         bench.load([lead.id])
-        bench.assign(lead.id, rep, now, _actor(actor), note=note)
+        bench.assign(lead.id, rep, now, actor_of(actor), note=note)
         bench.flush()
         return bench.work[lead.id].lead
 
-    return _serialized(engine, work)
+    return retrying(engine, work, serialize=ROUTER)
 
 
 def set_active(engine: Engine, name: str, is_active: bool) -> User:
@@ -132,18 +111,7 @@ def set_active(engine: Engine, name: str, is_active: bool) -> User:
         user = require_user(store, name)
         store.users.set_active(user.id, is_active)
         store.commit()
-        return User(user.id, user.name, user.department, user.email, user.is_manager, is_active)
-
-
-def _active(store: Store) -> PactVersion:
-    pact = store.pacts.active()
-    if pact is None:
-        raise DomainError("no active pact: propose one and have every approving department approve it")
-    return pact
-
-
-def _actor(user: User) -> Actor:
-    return Actor(user.name, user.department, is_manager=user.is_manager)
+        return replace(user, is_active=is_active)
 
 
 def _day(pact: PactVersion, now: datetime) -> tuple[datetime, datetime]:
@@ -155,9 +123,7 @@ def _day(pact: PactVersion, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _ref(row: Any) -> LeadRef:
-    attributes = row.attributes if isinstance(row.attributes, dict) else {}
-    company = attributes.get("company")
-    return LeadRef(row.id, row.email, company if isinstance(company, str) else None)
+    return LeadRef(row.id, row.email, company_of(row.attributes))
 
 
 def _unknown_reps(routing: Routing, users: list[User]) -> list[tuple[str, str]]:

@@ -40,7 +40,7 @@ from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.domain.clocks import ClockRun
 from leadpact.domain.escalation import BreachNotice, Lang, NotificationStatus
-from leadpact.domain.lead import Lead, normalise_email
+from leadpact.domain.lead import Lead, company_of, normalise_email
 from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
 from leadpact.domain.lifecycle import Stage
 from leadpact.domain.pact import BantItem, ClockEvent, Pact
@@ -1055,9 +1055,7 @@ def _clock_row(run: ClockRun) -> dict[str, Any]:
 
 
 def _held(row: Any) -> HeldClock:
-    attributes = row.attributes or {}
-    company = attributes.get("company") if isinstance(attributes, dict) else None
-    return HeldClock(_clock(row), row.email, company, row.name, row.department)
+    return HeldClock(_clock(row), row.email, company_of(row.attributes), row.name, row.department)
 
 
 def _clock(row: Any) -> ClockRun:
