@@ -135,6 +135,21 @@ def _ctx(ctx: typer.Context) -> Context:
     return obj
 
 
+def now_option(ctx: typer.Context, text: str | None) -> datetime:
+    """A command's `--now`: an ISO date-time with an offset, or the app clock's now when not given."""
+    if text is None:
+        return _ctx(ctx).app.clock.now()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        err.print(f"[red]error:[/red] --now {text!r} is not an ISO date-time (e.g. 2026-04-13T12:00+09:00)")
+        raise typer.Exit(2) from None
+    if value.tzinfo is None:
+        err.print(f"[red]error:[/red] --now {text!r} needs an offset (e.g. +09:00 or Z)")
+        raise typer.Exit(2)
+    return value
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leadpact.cli.sla import _now
 from leadpact.domain.routing import Held
 from leadpact.services.routing import RouteReport, assign_lead, route, set_active
 
@@ -96,7 +95,7 @@ def register(app: typer.Typer, lead_app: typer.Typer, user_app: typer.Typer) -> 
         cli = _cli()
         context = cli._ctx(ctx)
         with cli.refusals():
-            report = route(context.app.engine, _now(ctx, now), dry_run=dry_run)
+            report = route(context.app.engine, cli.now_option(ctx, now), dry_run=dry_run)
         if as_json:
             cli._print_json(_report_json(report))
             return
@@ -114,7 +113,7 @@ def register(app: typer.Typer, lead_app: typer.Typer, user_app: typer.Typer) -> 
         """Give a lead to a rep by hand (a ledger entry, like a routed assignment)."""
         cli = _cli()
         with cli.refusals():
-            found = assign_lead(cli._ctx(ctx).app.engine, _now(ctx, now), lead, to, by, note)
+            found = assign_lead(cli._ctx(ctx).app.engine, cli.now_option(ctx, now), lead, to, by, note)
         cli.out.print(f"lead {found.id} ({found.email or '-'}) assigned to {found.owner} by {by}")
 
     def _activation(name: str, is_active: bool, ctx: typer.Context) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -21,22 +21,6 @@ def _cli() -> Any:
     import leadpact.cli as cli  # the root module owns the consoles and context helpers
 
     return cli
-
-
-def _now(ctx: typer.Context, text: str | None) -> datetime:
-    cli = _cli()
-    if text is None:
-        now: datetime = cli._ctx(ctx).app.clock.now()
-        return now
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        cli.err.print(f"[red]error:[/red] --now {text!r} is not an ISO date-time (e.g. 2026-04-13T12:00+09:00)")
-        raise typer.Exit(2) from None
-    if value.tzinfo is None:
-        cli.err.print(f"[red]error:[/red] --now {text!r} needs an offset (e.g. +09:00 or Z)")
-        raise typer.Exit(2)
-    return value
 
 
 def _hours(span: timedelta) -> str:
@@ -183,7 +167,7 @@ def register(app: typer.Typer) -> None:
         cli = _cli()
         context = cli._ctx(ctx)
         channels = context.channels  # a broken channels file stops the sweep before it records anything
-        at = _now(ctx, now)
+        at = _cli().now_option(ctx, now)
         engine = context.app.engine
         with cli.refusals():
             report = sweep(engine, at, channels)
@@ -229,7 +213,7 @@ def register(app: typer.Typer) -> None:
         if not channels:
             cli.err.print(f"[red]error:[/red] {NOT_CONFIGURED}")
             raise typer.Exit(2)
-        delivery = deliver(context.app.engine, channels, _now(ctx, now))
+        delivery = deliver(context.app.engine, channels, _cli().now_option(ctx, now))
         if as_json:
             cli._print_json({"now": delivery.now.isoformat(), **_delivery_json(delivery)})
             return
@@ -253,7 +237,7 @@ def register(app: typer.Typer) -> None:
         """The neglected-lead board: running clocks breached or due soon, oldest due first."""
         cli = _cli()
         states = [ClockState.BREACHED] if breached else [ClockState.DUE_SOON] if due_soon else None
-        at = _now(ctx, now)
+        at = _cli().now_option(ctx, now)
         with cli.refusals():
             found = board(
                 cli._ctx(ctx).app.engine,
