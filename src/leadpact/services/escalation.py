@@ -135,9 +135,11 @@ def deliver(engine: Engine, channels: Channels, now: datetime, *, batch: int = B
             outcome = Outcome(notification, NotificationStatus.SENT, attempts=notification.attempts + 1)
         outcomes.append(outcome)
     with Store(engine) as store:
-        for item in postponed:
-            assert item.next_attempt_at is not None and item.error is not None
-            store.notifications.postpone([item.notification.id], token, item.next_attempt_at, item.error)
+        for channel_id, (_, until) in down.items():  # one statement per down channel
+            held_back = [o for o in postponed if o.notification.channel == channel_id]
+            if held_back:
+                note = held_back[0].error or ""
+                store.notifications.postpone([o.notification.id for o in held_back], token, until, note)
         more_due = store.notifications.count_due(now, ids)
         pending, next_try = store.notifications.pending(ids)
         unconfigured = store.notifications.waiting_elsewhere(ids)

@@ -1001,8 +1001,13 @@ class Notifications:
 
     def postpone(self, notification_ids: Sequence[int], token: str, until: datetime, note: str) -> None:
         """Release claimed rows untried, due again at `until` (their channel failed in this run)."""
-        for notification_id in notification_ids:
-            self._finish(notification_id, token, next_attempt_at=until, last_error=note[:2000])
+        n = t.notifications.c
+        for part in chunks(list(notification_ids)):
+            self.c.execute(
+                update(t.notifications)
+                .where(n.id.in_(part), n.claimed_by == token)
+                .values(claimed_by=None, claimed_until=None, next_attempt_at=until, last_error=note[:2000])
+            )
 
     def _finish(self, notification_id: int, token: str, **values: Any) -> None:
         n = t.notifications.c

@@ -76,7 +76,7 @@ def encoding_name(given: str) -> str:
     """A user's encoding name as Python knows it; Shift_JIS means CP932, as Windows writes it."""
     name = ENCODINGS.get(given.strip().lower().replace(" ", ""), given.strip())
     try:
-        return codecs.lookup(name).name if name not in ("utf-8-sig",) else name
+        return codecs.lookup(name).name
     except LookupError:
         raise ValueError(f"unknown encoding {given!r} (use utf-8, utf-8-sig or cp932)") from None
 
