@@ -17,14 +17,18 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 MAX_CELL = 64 * 1024  # characters; no lead attribute needs more, and a runaway quote gets caught
 MAX_RECORD_LINES = 200  # a record spanning more physical lines is an unclosed quote
 SNIFF_BYTES = 1 << 20
+BLOCK = 1 << 20  # bytes decoded at a time
+KEEP_BLOCKS = 4  # blocks kept for the raw text of problem records
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +49,31 @@ class Problem:
         return f"{where}: {self.column}: {self.reason}" if self.column else f"{where}: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
+    """A record that reads: its first physical line and its cells, in header order.
+
+    A tuple of the cells as the CSV reader gave them, with the file's shared header index,
+    rather than a dict per record: a million of them are made per million-row file, and the
+    importers read a few columns of each by position.
+    """
+
     line: int
-    cells: dict[str, str]
-    raw: str = field(default="", repr=False)
+    values: list[str]
+    positions: Mapping[str, int]  # header name → position, shared by every row of the file
+
+    @property
+    def cells(self) -> dict[str, str]:
+        return {name: self.values[i] for name, i in self.positions.items()}
+
+    def get(self, name: str) -> str | None:
+        i = self.positions.get(name)
+        return None if i is None else self.values[i]
+
+    def text(self) -> str:
+        """The record as one CSV line (quarantine keeps it to be fixed and imported again)."""
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow(self.values)
+        return out.getvalue()
 
 
 def detect_encoding(head: bytes) -> str:
@@ -82,30 +106,68 @@ def encoding_name(given: str) -> str:
 
 
 class _Lines:
-    """Physical lines decoded one at a time; remembers which were bad and the current record's text."""
+    """Physical lines for `csv.reader`, decoded a block at a time.
+
+    A block (about `BLOCK` bytes, ending at a newline) that decodes cleanly and holds no NUL is
+    split into lines in C; only a block with bad bytes is decoded line by line, so one line of
+    broken bytes is one quarantined record. The last blocks' lines are kept, so the raw text of
+    a problem record can be handed back to quarantine.
+    """
 
     def __init__(self, stream: IO[bytes], encoding: str) -> None:
         self.stream = stream
         self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
-        self.number = 0
+        self.number = 0  # physical lines read so far
         self.bad: dict[int, str] = {}
-        self.record: list[str] = []
+        self.flagged = False  # a bad or over-long line was seen: records take the checked path
+        self.kept: deque[tuple[int, list[str]]] = deque(maxlen=KEEP_BLOCKS)  # (first line, its lines)
         if encoding == "utf-8-sig" and stream.read(3) != codecs.BOM_UTF8:
             stream.seek(0)
 
     def __iter__(self) -> Iterator[str]:
-        for chunk in self.stream:
-            self.number += 1
+        return chain.from_iterable(self._blocks())  # the lines of a block are handed on in C
+
+    def _blocks(self) -> Iterator[list[str]]:
+        while block := self.stream.read(BLOCK):
+            if not block.endswith(b"\n"):
+                block += self.stream.readline()
+            lines = self._decode(block)
+            self.kept.append((self.number + 1, lines))
+            self.number += len(lines)
+            yield lines
+
+    def _decode(self, block: bytes) -> list[str]:
+        try:
+            text = block.decode(self.encoding)
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and "\x00" not in text:
+            lines = list(io.StringIO(text, newline="\n"))  # split on \n only, as the bytes were
+            if len(text) > MAX_CELL and max(map(len, lines)) > MAX_CELL:
+                self.flagged = True
+            return lines
+        self.flagged = True
+        lines = []
+        for offset, chunk in enumerate(io.BytesIO(block), start=self.number + 1):
             try:
-                text = chunk.decode(self.encoding)
+                line = chunk.decode(self.encoding)
             except UnicodeDecodeError as exc:
-                text = chunk.decode(self.encoding, errors="replace")
-                self.bad[self.number] = f"bytes at offset {exc.start} are not valid {self.encoding}"
-            if "\x00" in text:
-                text = text.replace("\x00", "")
-                self.bad[self.number] = "the line holds NUL characters (a binary or UTF-16 file?)"
-            self.record.append(text)
-            yield text
+                line = chunk.decode(self.encoding, errors="replace")
+                self.bad[offset] = f"bytes at offset {exc.start} are not valid {self.encoding}"
+            if "\x00" in line:
+                line = line.replace("\x00", "")
+                self.bad[offset] = "the line holds NUL characters (a binary or UTF-16 file?)"
+            lines.append(line)
+        return lines
+
+    def text(self, first: int, last: int) -> str:
+        """The raw text of lines `first`…`last`, as far as the kept blocks still hold them."""
+        found = []
+        for start, lines in self.kept:
+            low, high = max(first, start), min(last, start + len(lines) - 1)
+            if low <= high:
+                found.extend(lines[low - start : high - start + 1])
+        return "".join(found)
 
 
 class TableFile:
@@ -128,49 +190,59 @@ class TableFile:
                 yield from self._records(_Lines(stream, self.encoding))
 
     def _records(self, lines: _Lines) -> Iterator[Row | Problem]:
-        reader = csv.reader(iter(lines), strict=True)
         csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-        start, width, columns = 1, 0, {}
+        source = iter(lines)  # one pass over the file, shared by the readers
+        reader = csv.reader(source, strict=True)
+        base = 0  # lines read by the readers before this one (a broken record restarts the reader)
+        start, width = 1, -1
+        columns: dict[str, int] = {}
         while True:
-            lines.record = []
             try:
-                cells = next(reader)
-            except StopIteration:
+                for cells in reader:
+                    end = base + reader.line_num
+                    # The common record: one line, as wide as the header, in a clean block.
+                    if end == start and len(cells) == width and not lines.flagged and any(cells):
+                        yield Row(start, cells, columns)
+                        start += 1
+                        continue
+                    line, start = start, end + 1
+                    if not self.header:
+                        if any(c.strip() for c in cells):
+                            self.header = [c.strip().lstrip("\ufeff") for c in cells]
+                            width, columns = len(self.header), self._columns()
+                        continue  # blank lines before the header are skipped
+                    found = self._checked(lines, line, end, cells, width, columns)
+                    if found is not None:
+                        yield found
                 break
             except csv.Error as exc:
-                yield self._unclosed(lines, start, str(exc))
-                start = lines.number + 1
-                reader = csv.reader(iter(lines), strict=True)
-                continue
-            end, raw = lines.number, "".join(lines.record)
-            line = start
-            start = end + 1
-            if not self.header:
-                if not any(c.strip() for c in cells):
-                    continue  # blank lines before the header
-                self.header = [c.strip().lstrip("\ufeff") for c in cells]
-                width, columns = len(self.header), self._columns()
-                continue
-            if not any(c.strip() for c in cells):
-                continue  # a blank line
-            bad = next((lines.bad[n] for n in range(line, end + 1) if n in lines.bad), None)
-            if bad is not None:
-                yield Problem(self.name, line, None, bad, raw, end)
-            elif end - line >= MAX_RECORD_LINES:
-                yield Problem(
-                    self.name, line, None, f"a quoted cell opened here runs to line {end}: a quote is missing", raw, end
-                )
-            elif len(cells) != width:
-                yield Problem(self.name, line, None, f"{len(cells)} cells, but the header has {width}", raw, end)
-            else:
-                long = next((i for i, c in enumerate(cells) if len(c) > MAX_CELL), None)
-                if long is not None:
-                    reason = f"the cell holds {len(cells[long]):,} characters (at most {MAX_CELL:,})"
-                    yield Problem(self.name, line, self.header[long], reason, raw, end)
-                else:
-                    yield Row(line, {name: cells[i] for name, i in columns.items()}, raw)
+                base += reader.line_num
+                yield self._unclosed(lines, start, base, str(exc))
+                start = base + 1
+                reader = csv.reader(source, strict=True)
         if not self.header:
             self.problems.append(Problem(self.name, 0, None, "the file is empty: no header row"))
+
+    def _checked(
+        self, lines: _Lines, line: int, end: int, cells: list[str], width: int, columns: Mapping[str, int]
+    ) -> Row | Problem | None:
+        """A record off the common path: over several lines, in a block with bad or long lines, or blank."""
+        if not any(c.strip() for c in cells):
+            return None  # a blank line
+        bad = next((lines.bad[n] for n in range(line, end + 1) if n in lines.bad), None)
+        raw = lines.text(line, end)
+        if bad is not None:
+            return Problem(self.name, line, None, bad, raw, end)
+        if end - line >= MAX_RECORD_LINES:
+            reason = f"a quoted cell opened here runs to line {end}: a quote is missing"
+            return Problem(self.name, line, None, reason, raw, end)
+        if len(cells) != width:
+            return Problem(self.name, line, None, f"{len(cells)} cells, but the header has {width}", raw, end)
+        long = next((i for i, c in enumerate(cells) if len(c) > MAX_CELL), None)
+        if long is not None:
+            reason = f"the cell holds {len(cells[long]):,} characters (at most {MAX_CELL:,})"
+            return Problem(self.name, line, self.header[long], reason, raw, end)
+        return Row(line, cells, columns)
 
     def _columns(self) -> dict[str, int]:
         """Header name → index, keeping the first of repeated names (each repeat is a file problem)."""
@@ -191,20 +263,25 @@ class TableFile:
             columns[name] = i
         return columns
 
-    def _unclosed(self, lines: _Lines, start: int, message: str) -> Problem:
-        raw = "".join(lines.record)
+    def _unclosed(self, lines: _Lines, start: int, end: int, message: str) -> Problem:
+        raw = lines.text(start, end)
         if "unexpected end of data" in message:
-            reason = f"a quoted cell opened here never closes (read to line {lines.number}): a quote is missing"
+            reason = f"a quoted cell opened here never closes (read to line {end}): a quote is missing"
         else:
             reason = f"broken quoting: {message}"
-        return Problem(self.name, start, None, reason, raw, lines.number)
+        return Problem(self.name, start, None, reason, raw, end)
 
 
 class _Utf16Lines(_Lines):
     """UTF-16 text (Excel's "Unicode text" export) cannot be split on newline bytes: decode the stream."""
 
     def __iter__(self) -> Iterator[str]:
+        lines: list[str] = []
+        self.kept.append((1, lines))
         for text in io.TextIOWrapper(self.stream, encoding=self.encoding, newline=""):
             self.number += 1
-            self.record.append(text)
+            if len(lines) >= 10_000:  # keep the recent lines only
+                lines = []
+                self.kept.append((self.number, lines))
+            lines.append(text)
             yield text
