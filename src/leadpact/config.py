@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         default=2_000, ge=1, le=100_000, description="Events applied and committed together by `leadpact ingest`."
     )
+    import_batch_size: int = Field(
+        default=5_000,
+        ge=1,
+        le=100_000,
+        description="Rows of an export applied and committed together by `leadpact import`.",
+    )
     channels: Path | None = Field(
         default=None,
         description="The notification channels file (YAML) for neglected-lead escalation; none: breaches are not sent.",

@@ -42,11 +42,15 @@ user_app = typer.Typer(help="Manage the people and their departments.", no_args_
 lead_app = typer.Typer(help="Look at one lead.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Check the lifecycle ledger.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the store.", no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="The records imports could not take: list them, export them to fix.", no_args_is_help=True
+)
 app.add_typer(pact_app, name="pact")
 app.add_typer(user_app, name="user")
 app.add_typer(lead_app, name="lead")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(db_app, name="db")
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def _console(stderr: bool) -> Console:
@@ -354,3 +358,7 @@ _routing.register(app, lead_app, user_app)
 from leadpact.cli import channels as _channels  # noqa: E402
 
 _channels.register(app)
+
+from leadpact.cli import imports as _imports  # noqa: E402
+
+_imports.register(app, quarantine_app)

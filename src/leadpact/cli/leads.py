@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -263,7 +264,7 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
             if item.properties:
                 what += " " + " ".join(f"{k}={v}" for k, v in item.properties.items())
             version = f"v{item.pact_version}" if item.pact_version else ""
-            table.add_row(f"{item.at.astimezone(zone):%Y-%m-%d %H:%M}", item.kind, what, version)
+            table.add_row(f"{item.at.astimezone(zone):%Y-%m-%d %H:%M}", item.kind, escape(what), version)
         cli.out.print(table)
         if view.clocks:
             clocks = Table(title="handoff clocks")
@@ -284,7 +285,7 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
                 )
             cli.out.print(clocks)
         for item in view.timeline:
-            if item.entry is not None and item.entry.to_stage == "mql":
+            if item.entry is not None and item.entry.to_stage == "mql" and not item.entry.imported:
                 cli.out.print(_evidence_table(item.entry.evidence, item.at.astimezone(zone), item.pact_version))
 
     @ledger_app.command("verify")

@@ -167,6 +167,12 @@ def plan_move(
     return PlannedMove(from_stage=frm, to_stage=to, move=move)
 
 
+def owning_department(pact: Pact, stage: Stage) -> str:
+    """The department that holds leads in `stage` (the first with its role), else the pact's first."""
+    found = pact.departments_with(OWNING_ROLE[stage])
+    return found[0] if found else pact.departments[0].id
+
+
 def responsible_department(pact: Pact, move: Move) -> str:
     """The department the system acts for when it makes `move` on its own."""
     for role in (Role.MARKETING, Role.INSIDE_SALES, Role.FIELD_SALES):

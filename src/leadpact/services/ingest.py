@@ -34,7 +34,7 @@ from leadpact.adapters.events import (
 from leadpact.domain.clock import Clock
 from leadpact.domain.errors import DomainError, NotFound
 from leadpact.domain.lead import is_plausible_email, normalise_email
-from leadpact.domain.lifecycle import ALLOWED, OWNING_ROLE, Actor, responsible_department
+from leadpact.domain.lifecycle import ALLOWED, Actor, owning_department, responsible_department
 from leadpact.domain.pact import BantItem
 from leadpact.domain.scoring import Activity
 from leadpact.services.lifecycle import CONFLICTS, NO_ACTIVE_PACT, SYSTEM, Workbench, actor_of, retrying
@@ -283,12 +283,12 @@ def _apply(
         raise DomainError(NO_ACTIVE_PACT)
     work = bench.work[lead_id]
     if isinstance(event, BantUpdate):
-        actor = _actor(pact, users, event.by, event.source, _owning_department(pact, work.lead.stage))
+        actor = _actor(pact, users, event.by, event.source, owning_department(pact.pact, work.lead.stage))
         answers = {item: getattr(event, item.value) for item in BantItem}
         bench.update_bant(lead_id, event.at, actor, answers, event.facts, event.note)
         return None
     if isinstance(event, Assignment):
-        actor = _actor(pact, users, event.by, event.source, _owning_department(pact, work.lead.stage))
+        actor = _actor(pact, users, event.by, event.source, owning_department(pact.pact, work.lead.stage))
         bench.assign(lead_id, _user_or_refuse(users, event.to), event.at, actor, event.note)
         return None
     assert isinstance(event, StageChange)
@@ -297,11 +297,6 @@ def _apply(
     actor = _actor(pact, users, event.by, event.source, department)
     bench.move(lead_id, event.to, event.at, actor, reason=event.reason, note=event.note, override=event.override)
     return None
-
-
-def _owning_department(pact: PactVersion, stage: Any) -> str:
-    found = pact.pact.departments_with(OWNING_ROLE[stage])
-    return found[0] if found else pact.pact.departments[0].id
 
 
 def _actor(pact: PactVersion, users: dict[str, Any], by: str | None, source: str, department: str) -> Actor:

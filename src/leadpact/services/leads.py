@@ -79,6 +79,14 @@ def show_lead(store: Store, key: str, at: datetime) -> LeadView:
 
 
 def _describe(entry: LedgerEntry) -> str:
+    text = _what(entry)
+    if entry.imported:
+        where = entry.evidence
+        text += f" [imported: {where.get('file')}:{where.get('line')} {where.get('column')}]"
+    return text
+
+
+def _what(entry: LedgerEntry) -> str:
     kind = entry.kind.value
     if kind == "transition":
         text = f"{entry.from_stage} → {entry.to_stage}"

@@ -398,6 +398,7 @@ class Workbench:
         reason: str | None = None,
         note: str | None = None,
         override: bool = False,
+        imported: bool = False,
     ) -> None:
         work.touched = True
         self.ledger.append(
@@ -416,7 +417,51 @@ class Workbench:
                 reason=reason,
                 note=note,
                 override=override,
+                imported=imported,
             )
+        )
+
+    def record_imported(
+        self,
+        lead_id: int,
+        kind: EntryKind,
+        at: datetime,
+        actor: str,
+        department: str,
+        *,
+        to: Stage | None = None,
+        frm: Stage | None = None,
+        owner: User | None = None,
+        current: bool = False,
+        evidence: Mapping[str, object],
+        reason: str | None = None,
+    ) -> None:
+        """Record what another system says happened (a stage it gave the lead, an owner), marked imported.
+
+        It is history, never leadpact's decision: no criteria are checked. `frm` is the stage the
+        other system's history had the lead in before (default: its present one). With `current`
+        the lead takes that stage (or owner) as its present one.
+        """
+        work = self.work[lead_id]
+        before = (frm or work.lead.stage).value
+        if current and to is not None:
+            work.lead = replace(work.lead, stage=to, stage_changed_at=at)
+            self.transitions += 1
+        if current and owner is not None:
+            work.owner_id = owner.id
+            work.lead = replace(work.lead, owner=owner.name)
+        self._record(
+            work,
+            kind,
+            at,
+            actor,
+            department,
+            from_stage=before if to is not None else None,
+            to_stage=to.value if to is not None else None,
+            owner=owner.name if owner is not None else None,
+            evidence=evidence,
+            reason=reason,
+            imported=True,
         )
 
     def _run_clocks(self, entries: list[LedgerEntry]) -> None:
@@ -448,6 +493,14 @@ class Workbench:
         self.store.clocks.start(started)
         self.store.clocks.stop(stopped)
 
+    def _governed(self, entry: LedgerEntry) -> bool:
+        """Whether an entry runs the pact's clocks: leadpact's own always; an imported one only if it
+        happened after the active pact took effect (before it, nobody had agreed to a deadline)."""
+        if not entry.imported:
+            return True
+        activated = self.pact.activated_at if self.pact is not None else None
+        return activated is not None and entry.at >= activated
+
     def flush(self) -> None:
         """Write every touched lead, its score state, contacts and ledger entries (no commit)."""
         touched = [w for w in self.work.values() if w.touched]
@@ -477,7 +530,7 @@ class Workbench:
                 )
             self.store.scores.save(rows)
         self.store.contacts.add(self.contacts)
-        self._run_clocks(self.ledger)
+        self._run_clocks([e for e in self.ledger if self._governed(e)])
         self.store.ledger.append(self.ledger)
         self.contacts, self.ledger = [], []
         for work in self.work.values():

@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.imports import ImportedActivities, ImportRuns, Quarantine
 from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.domain.clocks import ClockRun
@@ -1093,6 +1094,8 @@ class Store:
         self.activities, self.contacts, self.inbox = Activities(c), Contacts(c), Inbox(c)
         self.scores, self.ledger, self.clocks, self.breaches = Scores(c), Ledger(c), Clocks(c), Breaches(c)
         self.notifications = Notifications(c)
+        self.import_runs, self.quarantine = ImportRuns(c), Quarantine(c)
+        self.imported_activities = ImportedActivities(c)
         return self
 
     def commit(self) -> None:

@@ -298,3 +298,43 @@ notifications = Table(
         postgresql_where=text("status = 'pending'"),
     ),
 )
+
+# One file of one format being imported in committed batches; `last_line` is where the newest
+# committed batch ended, so a run that was cut off resumes after it (see services/imports.py).
+import_runs = Table(
+    "import_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("format", String(32), nullable=False),
+    Column("file_name", String(500), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # size and hashes of the file's first and last MiB
+    Column("header", Text, nullable=False),
+    Column("encoding", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # running | done
+    Column("started_at", Instant, nullable=False),
+    Column("finished_at", Instant),
+    Column("last_line", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("quarantined", Integer, nullable=False),
+    Index("ix_import_runs_fingerprint", "fingerprint", "format"),
+)
+
+# Records an import could not take, once per file and line, with the raw text to fix.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("import_runs.id"), nullable=False, index=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("file_name", String(500), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("last_line", Integer, nullable=False),
+    Column("column_name", String(500)),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("recorded_at", Instant, nullable=False),
+    UniqueConstraint("fingerprint", "line", name="uq_quarantine_fingerprint_line"),
+)

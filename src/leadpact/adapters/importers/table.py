@@ -118,6 +118,7 @@ class _Lines:
         self.stream = stream
         self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
         self.number = 0  # physical lines read so far
+        self.position = 0  # bytes read so far
         self.bad: dict[int, str] = {}
         self.flagged = False  # a bad or over-long line was seen: records take the checked path
         self.kept: deque[tuple[int, list[str]]] = deque(maxlen=KEEP_BLOCKS)  # (first line, its lines)
@@ -131,6 +132,7 @@ class _Lines:
         while block := self.stream.read(BLOCK):
             if not block.endswith(b"\n"):
                 block += self.stream.readline()
+            self.position += len(block)
             lines = self._decode(block)
             self.kept.append((self.number + 1, lines))
             self.number += len(lines)
@@ -181,13 +183,18 @@ class TableFile:
         self.encoding = encoding_name(encoding) if encoding else detect_encoding(head)
         self.header: list[str] = []
         self.problems: list[Problem] = []  # file-level ones: empty file, duplicate headers
+        self.lines: _Lines | None = None
+
+    @property
+    def position(self) -> int:
+        """Bytes of the file read so far (for progress)."""
+        return self.lines.position if self.lines is not None else 0
 
     def rows(self) -> Iterator[Row | Problem]:
         with self.path.open("rb") as stream:
-            if self.encoding.startswith("utf-16"):
-                yield from self._records(_Utf16Lines(stream, self.encoding))
-            else:
-                yield from self._records(_Lines(stream, self.encoding))
+            kind = _Utf16Lines if self.encoding.startswith("utf-16") else _Lines
+            self.lines = kind(stream, self.encoding)
+            yield from self._records(self.lines)
 
     def _records(self, lines: _Lines) -> Iterator[Row | Problem]:
         csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))

@@ -1,0 +1,74 @@
+"""Driver-level SQL for the bulk paths: plain tuples through the unit of work's own connection.
+
+SQLAlchemy's parameter processing costs several microseconds a row; a bulk import or rescore
+of a million rows cannot pay it. These helpers run statements on the DB-API connection under
+the `Store`'s transaction, with the placeholder and list-parameter syntax of each driver.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+def is_postgres(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def mark(connection: Connection) -> str:
+    """The driver's parameter placeholder (psycopg: %s, sqlite3: ?)."""
+    return "%s" if is_postgres(connection) else "?"
+
+
+def in_list(connection: Connection, values: Sequence[Any]) -> tuple[str, Any]:
+    """`column {sql}` tests membership of `values` with one parameter: an array, or a JSON array."""
+    if is_postgres(connection):
+        return "= ANY(%s)", list(values)
+    return "IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+
+
+def cursor(connection: Connection) -> Any:
+    """A cursor of the unit of work's own driver connection (same transaction): plain tuples."""
+    return connection.connection.cursor()
+
+
+def fetch(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    found = cursor(connection)
+    try:
+        found.execute(sql, tuple(params))
+        return list(found.fetchall())
+    finally:
+        found.close()
+
+
+def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    if not rows:
+        return
+    found = cursor(connection)
+    try:
+        found.executemany(sql, rows)
+    finally:
+        found.close()
+
+
+def reserve_ids(connection: Connection, table: str, count: int) -> list[int]:
+    """`count` fresh primary keys of `table`, for rows inserted with their ids in one statement.
+
+    SQLite: the unit of work holds the write lock (BEGIN IMMEDIATE), so the ids after the
+    largest are free. PostgreSQL: drawn from the table's sequence, so concurrent writers never
+    collide.
+    """
+    if count == 0:
+        return []
+    if is_postgres(connection):
+        rows = fetch(
+            connection,
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+            (count,),
+        )
+        return [int(r[0]) for r in rows]
+    ((top,),) = fetch(connection, f"SELECT coalesce(max(id), 0) FROM {table}")
+    return list(range(int(top) + 1, int(top) + 1 + count))

@@ -1,0 +1,200 @@
+"""Repositories of the import path: runs, quarantine, and the bulk insert of imported activities.
+
+Never commits: the import service commits each batch with its counts and its quarantine
+rows, so a run's `last_line` always says how far its committed batches reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from leadpact.adapters.db import driver
+from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.tables import to_micros
+
+RUNNING, DONE = "running", "done"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRun:
+    id: int
+    format: str
+    file_name: str
+    fingerprint: str
+    header: str
+    encoding: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    last_line: int
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    quarantined: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What one committed batch added to its run."""
+
+    last_line: int
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedRow:
+    id: int
+    run_id: int
+    file_name: str
+    line: int
+    last_line: int
+    column: str | None
+    reason: str
+    raw: str
+    recorded_at: datetime
+
+
+class ImportRuns:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def unfinished(self, fingerprint: str, format: str) -> ImportRun | None:
+        """The newest run of this very file and format that was cut off before it finished."""
+        query = (
+            select(t.import_runs)
+            .where(
+                t.import_runs.c.fingerprint == fingerprint,
+                t.import_runs.c.format == format,
+                t.import_runs.c.status == RUNNING,
+            )
+            .order_by(t.import_runs.c.id.desc())
+        )
+        row = self.c.execute(query).first()
+        return ImportRun(**row._mapping) if row else None
+
+    def start(self, format: str, file_name: str, fingerprint: str, header: str, encoding: str, at: datetime) -> int:
+        result = self.c.execute(
+            insert(t.import_runs).values(
+                format=format,
+                file_name=file_name,
+                fingerprint=fingerprint,
+                header=header,
+                encoding=encoding,
+                status=RUNNING,
+                started_at=at,
+                last_line=0,
+                rows=0,
+                created=0,
+                updated=0,
+                unchanged=0,
+                quarantined=0,
+            )
+        )
+        (run_id,) = result.inserted_primary_key or (0,)
+        return int(run_id)
+
+    def advance(self, run_id: int, counts: Counts) -> None:
+        c = t.import_runs.c
+        self.c.execute(
+            update(t.import_runs)
+            .where(c.id == run_id)
+            .values(
+                last_line=counts.last_line,
+                rows=c.rows + counts.rows,
+                created=c.created + counts.created,
+                updated=c.updated + counts.updated,
+                unchanged=c.unchanged + counts.unchanged,
+                quarantined=c.quarantined + counts.quarantined,
+            )
+        )
+
+    def finish(self, run_id: int, at: datetime) -> None:
+        self.c.execute(update(t.import_runs).where(t.import_runs.c.id == run_id).values(status=DONE, finished_at=at))
+
+    def get(self, run_id: int) -> ImportRun | None:
+        row = self.c.execute(select(t.import_runs).where(t.import_runs.c.id == run_id)).first()
+        return ImportRun(**row._mapping) if row else None
+
+    def recent(self, limit: int = 20) -> list[ImportRun]:
+        query = select(t.import_runs).order_by(t.import_runs.c.id.desc()).limit(limit)
+        return [ImportRun(**row._mapping) for row in self.c.execute(query)]
+
+
+class Quarantine:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def add(
+        self,
+        run_id: int,
+        fingerprint: str,
+        file_name: str,
+        rows: Sequence[tuple[int, int, str | None, str, str]],
+        at: datetime,
+    ) -> None:
+        """Keep bad records (line, last line, column, reason, raw); one already kept for this file is left."""
+        if not rows:
+            return
+        m = driver.mark(self.c)
+        driver.execute_many(
+            self.c,
+            "INSERT INTO quarantine (run_id, fingerprint, file_name, line, last_line, column_name, reason, raw, "
+            f"recorded_at) VALUES ({', '.join([m] * 9)}) ON CONFLICT (fingerprint, line) DO NOTHING",
+            [(run_id, fingerprint, file_name, *row, to_micros(at)) for row in rows],
+        )
+
+    def rows(self, run_ids: Sequence[int] | None = None, limit: int | None = None) -> list[QuarantinedRow]:
+        q = t.quarantine.c
+        query = select(t.quarantine).order_by(q.run_id, q.line)
+        if run_ids is not None:
+            query = query.where(q.run_id.in_(run_ids))
+        if limit is not None:
+            query = query.limit(limit)
+        return [
+            QuarantinedRow(
+                r.id, r.run_id, r.file_name, r.line, r.last_line, r.column_name, r.reason, r.raw, r.recorded_at
+            )
+            for r in self.c.execute(query)
+        ]
+
+
+class ImportedActivities:
+    """Activities and their inbox rows written in two statements per batch, ids reserved first."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def add(
+        self,
+        source: str,
+        received_at: datetime,
+        rows: Sequence[tuple[str, int, str, int, str, str]],
+    ) -> None:
+        """Rows of (event id, lead id, activity type, occurred at in µs, properties JSON, payload hash)."""
+        if not rows:
+            return
+        ids = driver.reserve_ids(self.c, "inbox", len(rows))
+        m = driver.mark(self.c)
+        received = to_micros(received_at)
+        as_json = "::json" if driver.is_postgres(self.c) else ""
+        driver.execute_many(
+            self.c,
+            "INSERT INTO inbox (id, source, event_id, type, occurred_at, received_at, payload_hash) "
+            f"VALUES ({', '.join([m] * 7)})",
+            [(i, source, r[0], "activity", r[3], received, r[5]) for i, r in zip(ids, rows, strict=True)],
+        )
+        driver.execute_many(
+            self.c,
+            "INSERT INTO activities (lead_id, type, occurred_at, properties, inbox_id) "
+            f"VALUES ({m}, {m}, {m}, {m}{as_json}, {m})",
+            [(r[1], r[2], r[3], r[4], i) for i, r in zip(ids, rows, strict=True)],
+        )

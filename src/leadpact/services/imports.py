@@ -1,0 +1,611 @@
+"""Importing vendor exports: a file read in committed batches, bad rows quarantined, nothing twice.
+
+`import_file` reads a CSV export with its format's reader (adapters/importers/formats.py) and
+applies it a batch at a time, each batch one transaction holding its rows, its quarantined
+records and the run's progress (`import_runs.last_line`). So:
+
+* **Nothing lost.** A record that cannot be read (a broken line, a bad date, an unknown stage)
+  is quarantined with its file, line, column and reason, and the good rows around it land.
+* **Nothing twice.** Activities are keyed by their id in the source system (the inbox); lead
+  rows change a lead only where they say something new, and stage history already recorded
+  is not recorded again. Re-importing a file changes nothing.
+* **Resumable.** A run cut off (kill -9) leaves its committed batches and its `last_line`;
+  importing the same file again resumes after that line, and the counts add up to one run.
+
+Activities take the bulk path: ids checked against the inbox in one query, leads resolved in a
+few, rows inserted by two statements per batch, scores folded incrementally by the batch engine
+(`rescore_incremental`). Only leads that may have crossed the MQL criteria are replayed through
+the `Workbench`, which dates the crossing at the activity that made it.
+
+Lead rows (contacts, leads, deals) go through the `Workbench`: the attributes they carry, the
+ids they add, the owner, and the stage history, recorded as ledger entries marked *imported*
+(another system's record of the past, never leadpact's own decision).
+
+Must not import: the entry points (cli, api, web).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import chain, islice
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from leadpact.adapters.db.imports import Counts
+from leadpact.adapters.db.store import PactVersion, Store, User
+from leadpact.adapters.db.tables import to_micros
+from leadpact.adapters.importers.formats import CellError, Context, FormatError, Kind, Reader, reader_for
+from leadpact.adapters.importers.mapping import ImportMapping
+from leadpact.adapters.importers.records import ActivityRecord, Identity, LeadRecord, StageMark
+from leadpact.adapters.importers.table import Problem, Row, TableFile
+from leadpact.domain.clock import Clock
+from leadpact.domain.errors import DomainError
+from leadpact.domain.ledger import EntryKind
+from leadpact.domain.lifecycle import Stage, owning_department
+from leadpact.domain.scoring import AttributeValue
+from leadpact.services.lifecycle import CONFLICTS, NO_ACTIVE_PACT, Workbench, retrying
+from leadpact.services.rescore import rescore_incremental
+
+BATCH = 5_000
+SHOWN_PROBLEMS = 200  # problems kept in the report for display; quarantine keeps them all
+FINGERPRINT_SPAN = 1 << 20
+Progress = Callable[[int, int], None]  # (rows just applied, bytes of the file read so far)
+
+
+class ImportRefused(DomainError):
+    """The file cannot be imported as asked (no such format columns, no active pact)."""
+
+
+@dataclass
+class ImportReport:
+    format: str
+    file: str
+    kind: Kind | None
+    encoding: str
+    dry_run: bool
+    run_id: int | None = None
+    resumed_after: int | None = None  # the line a cut-off run had committed up to
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    leads_created: int = 0
+    transitions: int = 0
+    problems: list[Problem] = field(default_factory=list)  # the first SHOWN_PROBLEMS, in file order
+    file_problems: list[Problem] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # columns the format does not read
+    owners_unmatched: Counter[str] = field(default_factory=Counter)
+
+    def add(self, applied: _Applied) -> None:
+        part, outcome = applied.counts, applied.outcome
+        self.rows += part.rows
+        self.created += part.created
+        self.updated += part.updated
+        self.unchanged += part.unchanged
+        self.quarantined += part.quarantined
+        self.leads_created += outcome.leads_created
+        self.transitions += outcome.transitions
+        self.owners_unmatched.update(outcome.owners_unmatched)
+        room = SHOWN_PROBLEMS - len(self.problems)
+        if room > 0:
+            self.problems.extend(applied.problems[:room])
+
+
+def fingerprint(path: Path) -> str:
+    """A file's identity for resuming: its size and the hash of its first and last MiB."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as stream:
+        digest.update(stream.read(FINGERPRINT_SPAN))
+        if size > FINGERPRINT_SPAN:
+            stream.seek(max(FINGERPRINT_SPAN, size - FINGERPRINT_SPAN))
+            digest.update(stream.read())
+    return digest.hexdigest()
+
+
+def import_file(
+    engine: Engine,
+    clock: Clock,
+    path: Path,
+    format: str,
+    *,
+    mapping: ImportMapping | None = None,
+    encoding: str | None = None,
+    dry_run: bool = False,
+    batch_size: int = BATCH,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import one export file; see the module docstring for what is guaranteed."""
+    mapping = mapping or ImportMapping()
+    try:
+        table = TableFile(path, encoding)
+    except ValueError as exc:
+        raise ImportRefused(f"{path.name}: {exc}") from None
+    report = ImportReport(format, path.name, None, table.encoding, dry_run)
+    items = table.rows()
+    first = next(items, None)  # reads the header
+    report.file_problems = list(table.problems)
+    if not table.header:
+        return report
+    with Store(engine) as store:
+        active = store.pacts.active()
+    zone = mapping.zone() or ZoneInfo(active.pact.calendar.timezone if active else "Asia/Tokyo")
+    try:
+        reader = reader_for(format, table.header, Context(path.name, zone, mapping))
+    except FormatError as exc:
+        raise ImportRefused(f"{path.name}: {exc}") from None
+    report.kind, report.unread = reader.kind, list(reader.columns.unread)
+    if reader.kind == "leads" and active is None:
+        raise ImportRefused(f"{NO_ACTIVE_PACT}; imported stage history is recorded under the pact's departments")
+    job = _Job(reader, path.name, fingerprint(path), format)
+    rows = chain([first] if first is not None else [], items)
+    if dry_run:
+        with Store(engine) as store:  # one transaction, never committed
+            for batch in _batches(rows, batch_size):
+                report.add(job.apply(store, clock.now(), batch, run_id=None))
+                if progress is not None:
+                    progress(len(batch), table.position)
+        return report
+    with Store(engine) as store:
+        unfinished = store.import_runs.unfinished(job.fingerprint, format)
+        if unfinished is not None:
+            report.run_id, report.resumed_after = unfinished.id, unfinished.last_line
+            _resume_counts(report, unfinished)
+        else:
+            header = ",".join(_quoted(name) for name in table.header)
+            report.run_id = store.import_runs.start(
+                format, path.name, job.fingerprint, header, table.encoding, clock.now()
+            )
+            store.commit()
+    run_id = report.run_id
+    assert run_id is not None
+    skip = report.resumed_after or 0
+    pending = (item for item in rows if _line(item) > skip)
+    for batch in _batches(pending, batch_size):
+
+        def work(store: Store, batch: list[Row | Problem] = batch) -> _Applied:
+            return job.apply(store, clock.now(), batch, run_id)
+
+        report.add(retrying(engine, work, conflicts=(IntegrityError, *CONFLICTS)))  # counted once committed
+        if progress is not None:
+            progress(len(batch), table.position)
+    with Store(engine) as store:
+        store.import_runs.finish(run_id, clock.now())
+        store.commit()
+    return report
+
+
+def _resume_counts(report: ImportReport, run: object) -> None:
+    for name in ("rows", "created", "updated", "unchanged", "quarantined"):
+        setattr(report, name, getattr(run, name))
+
+
+def _quoted(name: str) -> str:
+    return f'"{name.replace(chr(34), chr(34) * 2)}"' if any(c in name for c in ',"\n\r') else name
+
+
+def _line(item: Row | Problem) -> int:
+    return item.line
+
+
+def _batches(items: Iterable[Row | Problem], size: int) -> Iterator[list[Row | Problem]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+Quarantined = tuple[int, int, str | None, str, str]  # line, last line, column, reason, raw
+
+
+class _Job:
+    """One file being imported: applies a batch inside the caller's unit of work."""
+
+    def __init__(self, reader: Reader, name: str, fp: str, format: str) -> None:
+        self.reader, self.name, self.fingerprint = reader, name, fp
+        self.actor = f"import:{format}"
+
+    def apply(self, store: Store, now: datetime, batch: list[Row | Problem], run_id: int | None) -> _Applied:
+        quarantined: list[Quarantined] = []
+        problems: list[Problem] = []
+
+        def refuse(line: int, last: int, column: str | None, reason: str, raw: str) -> None:
+            quarantined.append((line, last, column, reason, raw))
+            problems.append(Problem(self.name, line, column, reason, raw, last))
+
+        leads: list[LeadRecord] = []
+        activities: list[ActivityRecord] = []
+        for item in batch:
+            if isinstance(item, Problem):
+                refuse(item.line, item.last_line or item.line, item.column, item.reason, item.raw)
+                continue
+            try:
+                read = self.reader.read(item)
+            except CellError as exc:
+                refuse(item.line, item.line, exc.column, exc.reason, item.text())
+                continue
+            if isinstance(read, ActivityRecord):
+                activities.append(read)
+            else:
+                leads.extend(read)
+        pact = store.pacts.active()
+        outcome = _Outcome()
+        if activities:
+            _Activities(store, now, pact, self.reader, refuse, outcome).apply(activities)
+        if leads:
+            if pact is None:
+                raise ImportRefused(NO_ACTIVE_PACT)
+            _Leads(store, now, pact, self, refuse, outcome).apply(leads)
+        counts = Counts(
+            last_line=max(_last_line(item) for item in batch),
+            rows=len(batch),
+            created=outcome.created,
+            updated=outcome.updated,
+            unchanged=outcome.unchanged,
+            quarantined=len(quarantined),
+        )
+        if run_id is not None:
+            store.quarantine.add(run_id, self.fingerprint, self.name, quarantined, now)
+            store.import_runs.advance(run_id, counts)
+        problems.sort(key=lambda p: p.line)
+        return _Applied(counts, problems, outcome)
+
+
+def _last_line(item: Row | Problem) -> int:
+    return item.last_line or item.line if isinstance(item, Problem) else item.line
+
+
+@dataclass
+class _Outcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    leads_created: int = 0
+    transitions: int = 0
+    owners_unmatched: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class _Applied:
+    """What one batch did, added to the report once its transaction committed."""
+
+    counts: Counts
+    problems: list[Problem]
+    outcome: _Outcome
+
+
+Refuse = Callable[[int, int, str | None, str, str], None]
+
+
+class _People:
+    """Resolves a batch's identities to lead ids in a few queries, creating leads first seen here."""
+
+    def __init__(self, store: Store, identities: Iterable[Identity]) -> None:
+        self.store = store
+        wanted = list(identities)
+        self.by_email = store.leads.ids_by_email({i.email for i in wanted if i.email})
+        self.by_ref: dict[tuple[str, str], int] = {}
+        systems: dict[str, set[str]] = {}
+        for identity in wanted:
+            for system, ref in identity.refs:
+                systems.setdefault(system, set()).add(ref)
+        for system, refs in systems.items():
+            for ref, lead_id in store.leads.ids_by_ref(system, refs).items():
+                self.by_ref[(system, ref)] = lead_id
+        self.new_refs: list[dict[str, object]] = []
+        self.created: set[int] = set()
+
+    def known(self, identity: Identity) -> set[int]:
+        found = {self.by_ref[r] for r in identity.refs if r in self.by_ref}
+        if identity.email and identity.email in self.by_email:
+            found.add(self.by_email[identity.email])
+        return found
+
+    def resolve(self, identity: Identity, creates: bool, at: datetime) -> int:
+        """The lead `identity` names; DomainError when it names two, or none and may not create one."""
+        found = self.known(identity)
+        if len(found) > 1:
+            raise DomainError(
+                f"{identity.describe()} names {len(found)} different leads ({', '.join(map(str, sorted(found)))}); "
+                "resolve the duplicate, then import the row again"
+            )
+        if found:
+            (lead_id,) = found
+        elif creates:
+            lead_id = self.store.leads.create(identity.email, at)
+            self.created.add(lead_id)
+        else:
+            raise DomainError(f"no lead is known as {identity.describe()}: import the contacts or leads first")
+        if identity.email and identity.email not in self.by_email:
+            self.by_email[identity.email] = lead_id
+        for ref in identity.refs:
+            if ref not in self.by_ref:
+                self.by_ref[ref] = lead_id
+                self.new_refs.append({"system": ref[0], "external_id": ref[1], "lead_id": lead_id})
+        return lead_id
+
+    def save(self) -> None:
+        self.store.leads.add_refs(self.new_refs)
+        self.new_refs = []
+
+
+class _Activities:
+    """The bulk path: new activities inserted by the batch, scores folded, MQL crossings replayed."""
+
+    def __init__(
+        self, store: Store, now: datetime, pact: PactVersion | None, reader: Reader, refuse: Refuse, outcome: _Outcome
+    ) -> None:
+        self.store, self.now, self.pact, self.refuse, self.outcome = store, now, pact, refuse, outcome
+        self.source = str(getattr(reader, "source", "import"))
+
+    def apply(self, records: list[ActivityRecord]) -> None:
+        payloads = [self._payload(r) for r in records]
+        known = self.store.inbox.known(self.source, [r.event_id for r in records])
+        fresh: list[tuple[ActivityRecord, int, str, str]] = []
+        seen: dict[str, str] = {}
+        for record, (micros, properties, digest) in zip(records, payloads, strict=True):
+            before = known.get(record.event_id) or seen.get(record.event_id)
+            if before is not None:
+                if before == digest:
+                    self.outcome.unchanged += 1
+                else:
+                    reason = f"activity {record.event_id!r} was imported before with other content; give it a new id"
+                    self.refuse(record.line, record.line, None, reason, "")
+                continue
+            seen[record.event_id] = digest
+            fresh.append((record, micros, properties, digest))
+        if not fresh:
+            return
+        people = _People(self.store, (r.identity for r, *_ in fresh))
+        rows: list[tuple[str, int, str, int, str, str]] = []
+        for record, micros, properties, digest in fresh:
+            try:
+                lead_id = people.resolve(record.identity, creates=True, at=record.at)
+            except DomainError as err:
+                self.refuse(record.line, record.line, None, str(err), "")
+                continue
+            rows.append((record.event_id, lead_id, record.type, micros, properties, digest))
+        people.save()
+        self.outcome.leads_created += len(people.created)
+        self.store.imported_activities.add(self.source, self.now, rows)
+        self.outcome.created += len(rows)
+        if self.pact is not None and rows:
+            self._score(rows)
+
+    def _payload(self, record: ActivityRecord) -> tuple[int, str, str]:
+        micros = to_micros(record.at)
+        properties = json.dumps(record.properties, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        content = f"{record.identity.describe()}\x1f{record.type}\x1f{micros}\x1f{properties}"
+        return micros, properties, hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
+
+    def _score(self, rows: list[tuple[str, int, str, int, str, str]]) -> None:
+        """Fold the new rows into the scores; replay the leads whose MQL criteria may have started to hold."""
+        assert self.pact is not None
+        pact, version = self.pact.pact, self.pact.version
+        touched = sorted({r[1] for r in rows})
+        held = self.store.leads.held(touched)
+        waiting = [i for i in touched if held[i][0].stage in (Stage.LEAD, Stage.RECYCLED)]
+        before = self.store.scores.current(waiting, version, pact) if waiting else {}
+        rescore_incremental(
+            self.store,
+            pact,
+            version,
+            [{"lead_id": r[1], "type": r[2], "occurred_at": r[3], "properties": json.loads(r[4])} for r in rows],
+            at=self.now,
+        )
+        if not waiting:
+            return
+        reach = {rule.activity: 0.0 for rule in pact.scoring.behaviour}
+        for rule in pact.scoring.behaviour:
+            reach[rule.activity] += max(0.0, rule.points)
+        gained: Counter[int] = Counter()
+        earliest: dict[int, int] = {}
+        for _, lead_id, kind, micros, _, _ in rows:
+            gained[lead_id] += reach.get(kind, 0.0)  # type: ignore[assignment]
+            earliest[lead_id] = min(micros, earliest.get(lead_id, micros))
+        threshold = pact.mql.score_threshold
+        candidates = []
+        for lead_id in waiting:
+            stored = before.get(lead_id)
+            if stored is None or stored.state.as_of is None or earliest[lead_id] < to_micros(stored.state.as_of):
+                candidates.append(lead_id)  # no score yet, or rows older than it: replay to be sure
+                continue
+            # Positive rule values only shrink with time and negative ones only grow toward 0, so the
+            # score at any instant after the stored one is at most this.
+            ceiling = stored.attributes + sum(
+                max(0.0, r.points) for r in stored.state.behaviour_at(pact, stored.state.as_of)
+            )
+            if ceiling + gained[lead_id] >= threshold:
+                candidates.append(lead_id)
+        if not candidates:
+            return
+        bench = Workbench(self.store, self.pact, self.now)
+        bench.load(candidates)
+        for lead_id in candidates:
+            work = bench.work[lead_id]
+            at = datetime.fromtimestamp(earliest[lead_id] / 1e6, tz=work.lead.stage_changed_at.tzinfo)
+            bench.qualify(work, at, trigger={"import": self.source}, in_order=False)
+        self.outcome.transitions += bench.transitions
+        bench.flush()
+
+
+class _Leads:
+    """Lead rows through the Workbench: attributes, ids, owner and imported stage history."""
+
+    def __init__(
+        self, store: Store, now: datetime, pact: PactVersion, job: _Job, refuse: Refuse, outcome: _Outcome
+    ) -> None:
+        self.store, self.now, self.pact, self.job = store, now, pact, job
+        self.refuse, self.outcome = refuse, outcome
+
+    def apply(self, records: list[LeadRecord]) -> None:
+        people = _People(self.store, (r.identity for r in records))
+        resolved: list[tuple[LeadRecord, int]] = []
+        for record in records:
+            if not record.identity:
+                self.refuse(record.line, record.line, None, "the row names nobody: no e-mail and no record id", "")
+                continue
+            try:
+                lead_id = people.resolve(record.identity, record.creates, _first_known(record) or self.now)
+            except DomainError as err:
+                self.refuse(record.line, record.line, None, str(err), "")
+                continue
+            resolved.append((record, lead_id))
+        added_refs = {int(str(r["lead_id"])) for r in people.new_refs}
+        people.save()
+        self.outcome.leads_created += len(people.created)
+        ids = {lead_id for _, lead_id in resolved}
+        bench = Workbench(self.store, self.pact, self.now)
+        bench.load(ids)
+        recorded = {(e.lead_id, e.to_stage, e.at) for e in self.store.ledger.entries_of(ids, kind=EntryKind.TRANSITION)}
+        owners = _Owners(self.store.users.all(), self.job.reader.mapping.owners)
+        for record, lead_id in resolved:
+            changed = self._apply(bench, record, lead_id, recorded, owners)
+            if lead_id in people.created:
+                self.outcome.created += 1
+                people.created.discard(lead_id)  # a second row for the same new lead is an update
+            elif changed or lead_id in added_refs:
+                self.outcome.updated += 1
+            else:
+                self.outcome.unchanged += 1
+            added_refs.discard(lead_id)
+        self.outcome.transitions += bench.transitions
+        self.outcome.owners_unmatched.update(owners.unmatched)
+        bench.flush()
+
+    def _apply(
+        self,
+        bench: Workbench,
+        record: LeadRecord,
+        lead_id: int,
+        recorded: set[tuple[int, str | None, datetime]],
+        owners: _Owners,
+    ) -> bool:
+        work = bench.work[lead_id]
+        changed = False
+        fallback = _last_known(record) or self.now
+        marks = list(record.marks)
+        for i, mark in enumerate(marks):
+            previous = marks[i - 1].stage if i else None
+            changed |= self._mark(
+                bench, record, lead_id, mark, previous, last=i == len(marks) - 1, fallback=fallback, recorded=recorded
+            )
+        attributes: dict[str, AttributeValue] = dict(record.attributes)
+        if record.owner:
+            user = owners.find(record.owner)
+            if user is None:
+                attributes["crm_owner"] = record.owner
+            elif work.owner_id != user.id:
+                department = (
+                    user.department
+                    if self.pact.pact.department(user.department)
+                    else owning_department(self.pact.pact, work.lead.stage)
+                )
+                bench.record_imported(
+                    lead_id,
+                    EntryKind.ASSIGNMENT,
+                    record.owner_at or fallback,
+                    self.job.actor,
+                    department,
+                    owner=user,
+                    current=True,
+                    evidence=self._evidence(
+                        record, self.job.reader.columns.column("owner"), dated=bool(record.owner_at)
+                    ),
+                )
+                changed = True
+        new_email = record.identity.email if work.lead.email is None else None
+        different = {k: v for k, v in attributes.items() if work.lead.attributes.get(k) != v}
+        if different or new_email:
+            bench.upsert(lead_id, self.now, different, new_email)
+            changed = True
+        return changed
+
+    def _mark(
+        self,
+        bench: Workbench,
+        record: LeadRecord,
+        lead_id: int,
+        mark: StageMark,
+        previous: Stage | None,
+        *,
+        last: bool,
+        fallback: datetime,
+        recorded: set[tuple[int, str | None, datetime]],
+    ) -> bool:
+        """Record one stage the export gives, unless already recorded; the last may become the lead's stage."""
+        lead = bench.work[lead_id].lead
+        if mark.at is None:
+            if not last or lead.stage is mark.stage:
+                return False  # an undated stage says only where the lead is now
+            at = fallback
+            if at < lead.stage_changed_at and lead.stage is not Stage.LEAD:
+                return False  # leadpact moved the lead since: an undated stage is no history to keep
+        else:
+            at = mark.at
+            if (lead_id, mark.stage.value, at) in recorded:
+                return False
+        current = last and lead.stage is not mark.stage and (at >= lead.stage_changed_at or lead.stage is Stage.LEAD)
+        before = previous or (lead.stage if current else Stage.LEAD)
+        if before is mark.stage:
+            return False  # "became a lead" on a lead: no move
+        bench.record_imported(
+            lead_id,
+            EntryKind.TRANSITION,
+            at,
+            self.job.actor,
+            owning_department(self.pact.pact, mark.stage),
+            to=mark.stage,
+            frm=before,
+            current=current,
+            evidence=self._evidence(record, mark.column, dated=mark.at is not None),
+            reason=mark.reason,
+        )
+        recorded.add((lead_id, mark.stage.value, at))
+        return True
+
+    def _evidence(self, record: LeadRecord, column: str, dated: bool) -> dict[str, object]:
+        evidence: dict[str, object] = {"file": self.job.name, "line": record.line, "column": column}
+        if not dated:
+            evidence["dated"] = "the export gives no date; dated at the row's latest date, or the import"
+        return evidence
+
+
+def _first_known(record: LeadRecord) -> datetime | None:
+    dates = [m.at for m in record.marks if m.at is not None] + [d for d in (record.created_at,) if d]
+    return min(dates) if dates else None
+
+
+def _last_known(record: LeadRecord) -> datetime | None:
+    dates = [m.at for m in record.marks if m.at is not None] + [d for d in (record.created_at, record.owner_at) if d]
+    return max(dates) if dates else None
+
+
+class _Owners:
+    """The export's owner values as leadpact users: the mapping, then the user's name or e-mail."""
+
+    def __init__(self, users: Sequence[User], mapping: Mapping[str, str]) -> None:
+        self.by_name = {u.name: u for u in users}
+        self.by_key = {_owner_key(u.name): u for u in users}
+        self.by_key.update({_owner_key(u.email): u for u in users if u.email})
+        self.mapping = mapping
+        self.unmatched: Counter[str] = Counter()
+
+    def find(self, value: str) -> User | None:
+        name = self.mapping.get(value, value)
+        found = self.by_name.get(name) or self.by_key.get(_owner_key(name))
+        if found is None:
+            self.unmatched[value] += 1
+        return found
+
+
+def _owner_key(text: str) -> str:
+    return "".join(text.casefold().split())
