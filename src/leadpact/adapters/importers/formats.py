@@ -112,9 +112,9 @@ class Columns:
         return self.found.get(name) or self.extra.get(name) or name
 
     def require(self, *names: str, what: str) -> None:
-        missing = [n for n in names if n not in self.found and n not in self.extra]
-        if missing:
-            raise FormatError(f"no {' or '.join(missing)} column: {what}")
+        """At least one of `names` must be a column of the file."""
+        if not any(n in self.found or n in self.extra for n in names):
+            raise FormatError(f"no {' or '.join(names)} column: {what}")
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ class Reader:
             return None
         value = clean(value)
         if looks_like_formula(value):
-            raise CellError(self.columns.column(name), f"{value[:40]!r} is a spreadsheet formula, not a value")
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            raise CellError(self.columns.column(name), f"{shown!r} is a spreadsheet formula, not a value")
         return value
 
     def when(self, row: Row, name: str) -> datetime | None:
@@ -387,7 +388,8 @@ class SalesforceLeads(Reader):
             if ref is not None
         ]
         status = self.text(row, "status")
-        column = self.columns.column("is_converted" if self.text(row, "is_converted") else "status")
+        converted = self.meaning(row, "is_converted", parse_bool)
+        column = self.columns.column("is_converted" if converted else "status")
         try:
             stage = salesforce.lead_stage(
                 status,
@@ -399,7 +401,6 @@ class SalesforceLeads(Reader):
             raise CellError(column, str(exc)) from None
         marks: list[StageMark] = []
         if stage is not None:
-            converted = stage in (Stage.SQL, Stage.OPPORTUNITY) and bool(self.text(row, "is_converted"))
             at = self.when(row, "converted_at") if converted else None
             reason = _stage_reason(self.mapping, status) if status else None
             marks.append(StageMark(stage, at, column, reason))
