@@ -34,14 +34,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain, islice
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from leadpact.adapters.db.imports import Counts
-from leadpact.adapters.db.store import PactVersion, Store, User
-from leadpact.adapters.db.tables import to_micros
+from leadpact.adapters.db.store import PactVersion, Store, StoredScore, User
+from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.adapters.importers.formats import CellError, Context, FormatError, Kind, Reader, reader_for
 from leadpact.adapters.importers.mapping import ImportMapping
 from leadpact.adapters.importers.records import ActivityRecord, Identity, LeadRecord, StageMark
@@ -221,23 +222,29 @@ class _Job:
             quarantined.append((line, last, column, reason, raw))
             problems.append(Problem(self.name, line, column, reason, raw, last))
 
-        leads: list[LeadRecord] = []
-        activities: list[ActivityRecord] = []
+        outcome = _Outcome()
+        rows: list[Row] = []
         for item in batch:
             if isinstance(item, Problem):
                 refuse(item.line, item.last_line or item.line, item.column, item.reason, item.raw)
-                continue
+            else:
+                rows.append(item)
+        digests: dict[int, str] = {}
+        if self.reader.kind == "activities":
+            rows = self._unknown(store, rows, digests, refuse, outcome)
+        leads: list[LeadRecord] = []
+        activities: list[tuple[ActivityRecord, str]] = []
+        for row in rows:
             try:
-                read = self.reader.read(item)
+                read = self.reader.read(row)
             except CellError as exc:
-                refuse(item.line, item.line, exc.column, exc.reason, item.text())
+                refuse(row.line, row.line, exc.column, exc.reason, row.text())
                 continue
             if isinstance(read, ActivityRecord):
-                activities.append(read)
+                activities.append((read, digests[row.line]))
             else:
                 leads.extend(read)
         pact = store.pacts.active()
-        outcome = _Outcome()
         if activities:
             _Activities(store, now, pact, self.reader, refuse, outcome).apply(activities)
         if leads:
@@ -257,6 +264,32 @@ class _Job:
             store.import_runs.advance(run_id, counts)
         problems.sort(key=lambda p: p.line)
         return _Applied(counts, problems, outcome)
+
+    def _unknown(
+        self, store: Store, rows: list[Row], digests: dict[int, str], refuse: Refuse, outcome: _Outcome
+    ) -> list[Row]:
+        """The activity rows not imported yet; a row already in the inbox counts unchanged unread."""
+        identified = [(row, self.reader.identify(row)) for row in rows]
+        source = str(getattr(self.reader, "source", "import"))
+        known = store.inbox.known(source, [found[0] for _, found in identified if found is not None])
+        seen: dict[str, str] = {}
+        fresh = []
+        for row, found in identified:
+            if found is None:
+                fresh.append(row)  # reading it says what is missing
+                digests[row.line] = ""
+                continue
+            event_id, digest = found
+            before = known.get(event_id) or seen.get(event_id)
+            if before is None:
+                seen[event_id] = digests[row.line] = digest
+                fresh.append(row)
+            elif before == digest:
+                outcome.unchanged += 1
+            else:
+                reason = f"activity {event_id!r} was imported before with other content; give it a new id"
+                refuse(row.line, row.line, None, reason, row.text())
+        return fresh
 
 
 def _last_line(item: Row | Problem) -> int:
@@ -346,26 +379,11 @@ class _Activities:
         self.store, self.now, self.pact, self.refuse, self.outcome = store, now, pact, refuse, outcome
         self.source = str(getattr(reader, "source", "import"))
 
-    def apply(self, records: list[ActivityRecord]) -> None:
-        payloads = [self._payload(r) for r in records]
-        known = self.store.inbox.known(self.source, [r.event_id for r in records])
-        fresh: list[tuple[ActivityRecord, int, str, str]] = []
-        seen: dict[str, str] = {}
-        for record, (micros, properties, digest) in zip(records, payloads, strict=True):
-            before = known.get(record.event_id) or seen.get(record.event_id)
-            if before is not None:
-                if before == digest:
-                    self.outcome.unchanged += 1
-                else:
-                    reason = f"activity {record.event_id!r} was imported before with other content; give it a new id"
-                    self.refuse(record.line, record.line, None, reason, "")
-                continue
-            seen[record.event_id] = digest
-            fresh.append((record, micros, properties, digest))
-        if not fresh:
-            return
+    def apply(self, records: list[tuple[ActivityRecord, str]]) -> None:
+        fresh = [(record, to_micros(record.at), _json(record.properties), digest) for record, digest in records]
         people = _People(self.store, (r.identity for r, *_ in fresh))
         rows: list[tuple[str, int, str, int, str, str]] = []
+        kept: list[Mapping[str, Any]] = []
         for record, micros, properties, digest in fresh:
             try:
                 lead_id = people.resolve(record.identity, creates=True, at=record.at)
@@ -373,68 +391,90 @@ class _Activities:
                 self.refuse(record.line, record.line, None, str(err), "")
                 continue
             rows.append((record.event_id, lead_id, record.type, micros, properties, digest))
+            kept.append(record.properties)
         people.save()
         self.outcome.leads_created += len(people.created)
         self.store.imported_activities.add(self.source, self.now, rows)
         self.outcome.created += len(rows)
         if self.pact is not None and rows:
-            self._score(rows)
+            self._score(rows, kept)
 
-    def _payload(self, record: ActivityRecord) -> tuple[int, str, str]:
-        micros = to_micros(record.at)
-        properties = json.dumps(record.properties, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        content = f"{record.identity.describe()}\x1f{record.type}\x1f{micros}\x1f{properties}"
-        return micros, properties, hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
-
-    def _score(self, rows: list[tuple[str, int, str, int, str, str]]) -> None:
+    def _score(self, rows: list[tuple[str, int, str, int, str, str]], properties: list[Mapping[str, Any]]) -> None:
         """Fold the new rows into the scores; replay the leads whose MQL criteria may have started to hold."""
         assert self.pact is not None
         pact, version = self.pact.pact, self.pact.version
         touched = sorted({r[1] for r in rows})
-        held = self.store.leads.held(touched)
-        waiting = [i for i in touched if held[i][0].stage in (Stage.LEAD, Stage.RECYCLED)]
+        waiting = self.store.leads.waiting_for_mql(touched, pact.mql.attributes)
         before = self.store.scores.current(waiting, version, pact) if waiting else {}
         rescore_incremental(
             self.store,
             pact,
             version,
-            [{"lead_id": r[1], "type": r[2], "occurred_at": r[3], "properties": json.loads(r[4])} for r in rows],
+            [
+                {"lead_id": r[1], "type": r[2], "occurred_at": r[3], "properties": p}
+                for r, p in zip(rows, properties, strict=True)
+            ],
             at=self.now,
         )
         if not waiting:
             return
-        reach = {rule.activity: 0.0 for rule in pact.scoring.behaviour}
-        for rule in pact.scoring.behaviour:
-            reach[rule.activity] += max(0.0, rule.points)
-        gained: Counter[int] = Counter()
-        earliest: dict[int, int] = {}
-        for _, lead_id, kind, micros, _, _ in rows:
-            gained[lead_id] += reach.get(kind, 0.0)  # type: ignore[assignment]
-            earliest[lead_id] = min(micros, earliest.get(lead_id, micros))
-        threshold = pact.mql.score_threshold
-        candidates = []
-        for lead_id in waiting:
-            stored = before.get(lead_id)
-            if stored is None or stored.state.as_of is None or earliest[lead_id] < to_micros(stored.state.as_of):
-                candidates.append(lead_id)  # no score yet, or rows older than it: replay to be sure
-                continue
-            # Positive rule values only shrink with time and negative ones only grow toward 0, so the
-            # score at any instant after the stored one is at most this.
-            ceiling = stored.attributes + sum(
-                max(0.0, r.points) for r in stored.state.behaviour_at(pact, stored.state.as_of)
-            )
-            if ceiling + gained[lead_id] >= threshold:
-                candidates.append(lead_id)
+        candidates = _may_qualify(self.store, self.pact, waiting, before, rows)
         if not candidates:
             return
+        earliest: dict[int, int] = {}
+        for _, lead_id, _, micros, _, _ in rows:
+            earliest[lead_id] = min(micros, earliest.get(lead_id, micros))
         bench = Workbench(self.store, self.pact, self.now)
         bench.load(candidates)
+        bench.load_history(candidates)
         for lead_id in candidates:
             work = bench.work[lead_id]
-            at = datetime.fromtimestamp(earliest[lead_id] / 1e6, tz=work.lead.stage_changed_at.tzinfo)
-            bench.qualify(work, at, trigger={"import": self.source}, in_order=False)
+            bench.qualify(work, from_micros(earliest[lead_id]), trigger={"import": self.source}, in_order=False)
         self.outcome.transitions += bench.transitions
         bench.flush()
+
+
+def _may_qualify(
+    store: Store,
+    pact: PactVersion,
+    waiting: list[int],
+    before: Mapping[int, StoredScore],
+    rows: Sequence[tuple[str, int, str, int, str, str]],
+) -> list[int]:
+    """The waiting leads whose score may have reached the MQL threshold at one of their activities.
+
+    A ceiling, so that only these are replayed: a rule's value only shrinks with time when positive
+    and only grows toward 0 when negative, and each activity adds at most the points of the rules
+    its type can hit. So from a stored state, the score at any later instant is at most its
+    attribute points plus its positive rule values plus what the new rows can add; a lead without
+    a stored state (or with rows older than it) is bounded by everything its activities can add.
+    """
+    rules = pact.pact.scoring.behaviour
+    reach: dict[str, float] = {}
+    for rule in rules:
+        reach[rule.activity] = reach.get(rule.activity, 0.0) + max(0.0, rule.points)
+    gained: dict[int, float] = {}
+    earliest: dict[int, int] = {}
+    for _, lead_id, kind, micros, _, _ in rows:
+        gained[lead_id] = gained.get(lead_id, 0.0) + reach.get(kind, 0.0)
+        earliest[lead_id] = min(micros, earliest.get(lead_id, micros))
+    threshold = pact.pact.mql.score_threshold
+    found, unbounded = [], []
+    for lead_id in waiting:
+        stored = before.get(lead_id)
+        if stored is None or stored.state.as_of is None or earliest[lead_id] < to_micros(stored.state.as_of):
+            unbounded.append(lead_id)
+            continue
+        values = stored.state.behaviour_at(pact.pact, stored.state.as_of)
+        ceiling = stored.attributes + sum(max(0.0, r.points) for r in values) + gained[lead_id]
+        if ceiling >= threshold:
+            found.append(lead_id)
+    if unbounded:
+        attributes = store.scores.attribute_points(unbounded, pact.version)
+        for lead_id, points in store.activities.reach(unbounded, reach).items():
+            if attributes.get(lead_id, 0.0) + points >= threshold:
+                found.append(lead_id)
+    return sorted(found)
 
 
 class _Leads:
@@ -577,6 +617,10 @@ class _Leads:
         if not dated:
             evidence["dated"] = "the export gives no date; dated at the row's latest date, or the import"
         return evidence
+
+
+def _json(properties: Mapping[str, Any]) -> str:
+    return json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
 
 
 def _first_known(record: LeadRecord) -> datetime | None:

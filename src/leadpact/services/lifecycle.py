@@ -136,6 +136,15 @@ class Workbench:
                 work = LeadWork(lead, owner_id, stored.state, version)
             self.work[lead_id] = work
 
+    def load_history(self, lead_ids: Iterable[int]) -> None:
+        """Read the stored activities of loaded leads in bulk (before replaying them, say)."""
+        wanted = [i for i in set(lead_ids) if self.work[i].activities is None]
+        for lead_id, rows in self.store.activities.of_leads(wanted).items():
+            self.work[lead_id].activities = [activity_from_row(row) for row in rows]
+        for lead_id in wanted:
+            if self.work[lead_id].activities is None:
+                self.work[lead_id].activities = []
+
     def history(self, work: LeadWork) -> list[Activity]:
         """Every activity of the lead, stored and pending, in time order (loaded on first need)."""
         if work.activities is None:

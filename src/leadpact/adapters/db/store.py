@@ -7,6 +7,7 @@ ingest path issues one statement per batch, never one per row.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,18 +36,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from leadpact.adapters.db import driver
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.imports import ImportedActivities, ImportRuns, Quarantine
 from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.domain.clocks import ClockRun
 from leadpact.domain.escalation import BreachNotice, Lang, NotificationStatus
-from leadpact.domain.lead import Lead, company_of, normalise_email
+from leadpact.domain.lead import Lead, company_of, normalise_email, scoring_attributes
 from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
 from leadpact.domain.lifecycle import Stage
-from leadpact.domain.pact import BantItem, ClockEvent, Pact
+from leadpact.domain.pact import AttributeCondition, BantItem, ClockEvent, Pact
 from leadpact.domain.qualification import Bant
-from leadpact.domain.scoring import Activity, ScoreState
+from leadpact.domain.scoring import Activity, ScoreState, condition_holds
 
 IN_CHUNK = 500  # keys per IN (...) list: under SQLite's variable limit, small enough to plan well
 
@@ -261,6 +263,26 @@ class Leads:
                 found[row.id] = (_lead(row), row.owner_id, row.version)
         return found
 
+    def waiting_for_mql(self, lead_ids: Sequence[int], conditions: Sequence[AttributeCondition]) -> list[int]:
+        """The leads (of these) that could still become MQLs: at lead or recycled, meeting the attribute conditions."""
+        if not lead_ids:
+            return []
+        where, param = driver.in_list(self.c, lead_ids)
+        rows = driver.fetch(
+            self.c,
+            f"SELECT id, email, attributes FROM leads WHERE id {where} AND stage IN ('lead', 'recycled')",
+            (param,),
+        )
+        found = []
+        for lead_id, email, attributes in rows:
+            if conditions:
+                data = json.loads(attributes) if isinstance(attributes, str) else attributes
+                seen = scoring_attributes(email, data or {})
+                if not all(condition_holds(c, seen) for c in conditions):
+                    continue
+            found.append(int(lead_id))
+        return sorted(found)
+
     def ids_by_email(self, emails: Iterable[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for part in chunks(sorted(set(emails))):
@@ -422,6 +444,19 @@ class Activities:
                 found.setdefault(row.lead_id, []).append(row)
         return found
 
+    def reach(self, lead_ids: Sequence[int], points: Mapping[str, float]) -> dict[int, float]:
+        """Per lead, the sum over its stored activities of the points each type can add at most."""
+        where, param = driver.in_list(self.c, lead_ids)
+        rows = driver.fetch(
+            self.c,
+            f"SELECT lead_id, type, count(*) FROM activities WHERE lead_id {where} GROUP BY lead_id, type",
+            (param,),
+        )
+        found: dict[int, float] = {}
+        for lead_id, kind, count in rows:
+            found[int(lead_id)] = found.get(int(lead_id), 0.0) + points.get(kind, 0.0) * int(count)
+        return found
+
     def count(self) -> int:
         return int(self.c.execute(select(func.count()).select_from(t.activities)).scalar_one())
 
@@ -451,15 +486,22 @@ class Inbox:
         self.c = connection
 
     def known(self, source: str, event_ids: Iterable[str]) -> dict[str, str]:
-        """The given event ids already applied from `source`, with their payload hashes."""
-        found: dict[str, str] = {}
-        for part in chunks(sorted(set(event_ids))):
-            query = select(t.inbox.c.event_id, t.inbox.c.payload_hash).where(
-                t.inbox.c.source == source, t.inbox.c.event_id.in_(part)
-            )
-            for row in self.c.execute(query):
-                found[row.event_id] = row.payload_hash
-        return found
+        """The given event ids already applied from `source`, with their payload hashes.
+
+        One statement for all the ids (an array, or a JSON array on SQLite), read through the driver:
+        a re-import checks every row of a batch here.
+        """
+        wanted = list(set(event_ids))
+        if not wanted:
+            return {}
+        where, param = driver.in_list(self.c, wanted)
+        m = driver.mark(self.c)
+        rows = driver.fetch(
+            self.c,
+            f"SELECT event_id, payload_hash FROM inbox WHERE source = {m} AND event_id {where}",
+            (source, param),
+        )
+        return dict(rows)
 
     def add(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
         """Insert applied events; returns their inbox ids by (source, event_id)."""
@@ -519,6 +561,16 @@ class Scores:
 
     def save(self, rows: list[dict[str, Any]]) -> None:
         upsert(self.c, t.lead_scores, rows, ["lead_id"])
+
+    def attribute_points(self, lead_ids: Sequence[int], version: int) -> dict[int, float]:
+        where, param = driver.in_list(self.c, lead_ids)
+        m = driver.mark(self.c)
+        rows = driver.fetch(
+            self.c,
+            f"SELECT lead_id, attributes FROM lead_scores WHERE lead_id {where} AND pact_version = {m}",
+            (param, version),
+        )
+        return {int(lead_id): float(points) for lead_id, points in rows}
 
 
 class Ledger:
