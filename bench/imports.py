@@ -1,0 +1,234 @@
+"""W4 (CSV import of activity rows) and W10 (the same on PostgreSQL), beside their baselines.
+
+The file is a Marketo Bulk Activity Extract (the format a team imports in bulk): 1 M rows at
+tier L over 100 k leads that the store already holds, scored, as after a lead import. Baselines
+(reference §5.2): the same rows parsed only (the csv module, and pyarrow's multithreaded reader:
+the ceilings), and a tuned raw `executemany` of them into the same two tables with the same
+indexes, lead ids looked up in a dict, one commit per 5 k rows — what a hand-written loader
+with no checks, no quarantine, no scoring and no resume would do.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pyarrow import csv as arrow_csv
+
+from bench.generate import Tier
+from bench.workloads import Variant
+from leadpact.adapters.db.engine import make_engine, upgrade
+from leadpact.adapters.db.store import Store
+from leadpact.adapters.pact_yaml import read_pact_file
+from leadpact.domain.clock import FixedClock
+from leadpact.services.imports import import_file
+from leadpact.services.pacts import approve_pact, propose_pact
+from leadpact.services.rescore import rescore_active
+from leadpact.services.users import add_user
+
+NOW = datetime(2026, 10, 1, 0, 0, tzinfo=UTC)
+START = datetime(2026, 4, 1, tzinfo=UTC)
+TYPES = [
+    ("1", "www.example.co.jp/pricing"),
+    ("1", "www.example.co.jp/blog/dx"),
+    ("1", "www.example.co.jp/"),
+    ("2", "資料請求フォーム"),
+    ("10", "秋のメールマガジン"),
+    ("11", "秋のメールマガジン"),
+]
+HEADER = [
+    "marketoGUID",
+    "leadId",
+    "activityDate",
+    "activityTypeId",
+    "campaignId",
+    "primaryAttributeValueId",
+    "primaryAttributeValue",
+    "attributes",
+]
+BATCH = 5_000
+
+
+def sizes(tier: Tier) -> tuple[int, int]:
+    """(activity rows, leads) for W4 at this tier: a tenth of the tier's events and leads."""
+    return tier.events // 10, tier.leads // 10
+
+
+def activity_file(cache: Path, rows: int, leads: int, encoding: str) -> Path:
+    path = cache / f"w4-activities-{rows}-{encoding}.csv"
+    if path.exists():
+        return path
+    rng = random.Random(4)
+    with path.open("w", encoding=encoding, newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(HEADER)
+        for i in range(rows):
+            at = START + timedelta(seconds=i * 15_552_000 // rows)  # six months, in time order
+            kind, primary = TYPES[rng.randrange(len(TYPES))]
+            attributes = json.dumps({"Client IP Address": f"203.0.113.{i % 250}"}) if kind == "1" else ""
+            writer.writerow(
+                [
+                    f"w4-{i}",
+                    rng.randint(1, leads),
+                    at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    kind,
+                    1000 + i % 40,
+                    i % 97,
+                    primary,
+                    attributes,
+                ]
+            )
+    return path
+
+
+def lead_store(cache: Path, leads: int) -> Path:
+    """A migrated store with the example pact active and `leads` scored leads known by Marketo id."""
+    path = cache / f"w4-store-{leads}.db"
+    if path.exists():
+        return path
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    clock = FixedClock(NOW - timedelta(days=200))
+    for name, department in (("佐藤", "marketing"), ("田中", "inside_sales"), ("鈴木", "field_sales")):
+        add_user(Store(engine), clock, name, department, None, True)
+    document = read_pact_file(Path(__file__).resolve().parents[1] / "examples" / "pact.yaml")
+    version = propose_pact(Store(engine), clock, document, "佐藤").version
+    for name in ("佐藤", "田中", "鈴木"):
+        approve_pact(Store(engine), clock, version, name)
+    engine.dispose()
+    connection = sqlite3.connect(path)
+    created = int((NOW - timedelta(days=200)).timestamp() * 1_000_000)
+    rng = random.Random(5)
+    industries = ["製造業", "情報通信業", "卸売業", "小売業", "サービス業"]
+    with connection:
+        connection.executemany(
+            "INSERT INTO leads (id, email, attributes, stage, stage_changed_at, bant, created_at, updated_at, version)"
+            " VALUES (?, ?, ?, 'lead', ?, '{\"confirmed\": [], \"facts\": {}}', ?, ?, 1)",
+            [
+                (
+                    i,
+                    f"lead{i}@example.co.jp",
+                    json.dumps({"industry": rng.choice(industries), "employees": rng.randint(5, 2000)}),
+                    created,
+                    created,
+                    created,
+                )
+                for i in range(1, leads + 1)
+            ],
+        )
+        connection.executemany(
+            "INSERT INTO lead_refs (system, external_id, lead_id) VALUES ('marketo', ?, ?)",
+            [(str(i), i) for i in range(1, leads + 1)],
+        )
+    connection.close()
+    engine = make_engine(f"sqlite:///{path}")
+    rescore_active(engine, NOW - timedelta(days=200))
+    engine.dispose()
+    return path
+
+
+def _fresh(source: Path, work: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)
+    shutil.copy(source, work)
+    return work
+
+
+def w4(tier: Tier, cache: Path) -> dict[str, Any]:
+    rows, leads = sizes(tier)
+    store = lead_store(cache, leads)
+    utf8 = activity_file(cache, rows, leads, "utf-8")
+    sjis = activity_file(cache, rows, leads, "cp932")
+    variants: list[Variant] = []
+    work = _fresh(store, cache / "w4-work.db")
+    engine = make_engine(f"sqlite:///{work}")
+    clock = FixedClock(NOW)
+    started = time.perf_counter()
+    first = import_file(engine, clock, utf8, "marketo-activities")
+    ours = time.perf_counter() - started
+    assert first.created == rows and first.quarantined == 0, (first.created, first.quarantined)
+    variants.append(
+        Variant("ours: import (UTF-8)", ours, [ours], f"{rows / ours:,.0f} rows/s; {first.transitions} new MQLs")
+    )
+    started = time.perf_counter()
+    again = import_file(engine, clock, utf8, "marketo-activities")
+    seconds = time.perf_counter() - started
+    assert again.created == 0 and again.unchanged == rows
+    variants.append(
+        Variant("ours: re-import, nothing new", seconds, [seconds], f"{rows / seconds:,.0f} rows/s; 0 new rows")
+    )
+    engine.dispose()
+
+    work = _fresh(store, cache / "w4-work.db")
+    engine = make_engine(f"sqlite:///{work}")
+    started = time.perf_counter()
+    cp932 = import_file(engine, clock, sjis, "marketo-activities")
+    seconds = time.perf_counter() - started
+    assert cp932.created == rows and cp932.encoding == "cp932"
+    variants.append(Variant("ours: import (CP932)", seconds, [seconds], f"{rows / seconds:,.0f} rows/s"))
+    engine.dispose()
+
+    work = _fresh(store, cache / "w4-work.db")
+    seconds = _raw_executemany(work, utf8)
+    variants.append(
+        Variant("raw executemany, same schema", seconds, [seconds], f"{rows / seconds:,.0f} rows/s; no checks")
+    )
+    started = time.perf_counter()
+    with utf8.open(newline="", encoding="utf-8") as stream:
+        parsed = sum(1 for _ in csv.reader(stream)) - 1
+    seconds = time.perf_counter() - started
+    variants.append(Variant("csv module, parse only", seconds, [seconds], f"{parsed / seconds:,.0f} rows/s"))
+    started = time.perf_counter()
+    table = arrow_csv.read_csv(utf8, convert_options=arrow_csv.ConvertOptions(strings_can_be_null=False))
+    seconds = time.perf_counter() - started
+    variants.append(
+        Variant("pyarrow read_csv, parse only", seconds, [seconds], f"{table.num_rows / seconds:,.0f} rows/s, threads")
+    )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)
+    return {"rows": rows, "leads": leads, "variants": variants}
+
+
+def _raw_executemany(path: Path, file: Path) -> float:
+    """The baseline: the rows as parsed, straight into inbox and activities, ids preassigned, a commit per batch."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    leads = dict(connection.execute("SELECT external_id, lead_id FROM lead_refs WHERE system = 'marketo'"))
+    received = int(NOW.timestamp() * 1_000_000)
+    started = time.perf_counter()
+    (next_id,) = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM inbox").fetchone()
+    with file.open(newline="", encoding="utf-8") as stream:
+        reader = csv.reader(stream)
+        next(reader)
+        while True:
+            batch = [row for _, row in zip(range(BATCH), reader, strict=False)]
+            if not batch:
+                break
+            ids = range(next_id, next_id + len(batch))
+            next_id += len(batch)
+            micros = [int(datetime.fromisoformat(r[2]).timestamp() * 1_000_000) for r in batch]
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(
+                "INSERT OR IGNORE INTO inbox (id, source, event_id, type, occurred_at, received_at, payload_hash) "
+                "VALUES (?, 'marketo', ?, 'activity', ?, ?, '')",
+                [(i, r[0], m, received) for i, r, m in zip(ids, batch, micros, strict=True)],
+            )
+            connection.executemany(
+                "INSERT INTO activities (lead_id, type, occurred_at, properties, inbox_id) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (leads[r[1]], r[3], m, json.dumps({"primary": r[6]}, ensure_ascii=False), i)
+                    for i, r, m in zip(ids, batch, micros, strict=True)
+                ],
+            )
+            connection.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    connection.close()
+    return seconds
