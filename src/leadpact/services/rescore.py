@@ -96,6 +96,48 @@ def rescore_incremental(
     runs inside the caller's transaction and does not commit: the ingest commits activities
     and scores together, so a crash never leaves an activity stored but unscored. `at` is the
     scored_at recorded (the caller's clock); by default the newest occurred_at among the rows.
+    """
+    if not activity_rows:
+        return 0
+    folded = fold_activities(
+        store,
+        pact,
+        version,
+        [int(r["lead_id"]) for r in activity_rows],
+        [r["type"] for r in activity_rows],
+        [_micros(r["occurred_at"]) for r in activity_rows],
+        [r.get("properties") for r in activity_rows],
+        at=at,
+    )
+    return len(folded.lead_ids)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """What a fold of new activities found, per lead (sorted by id), for the MQL check that follows."""
+
+    lead_ids: npt.NDArray[np.int64]
+    stale: Bools  # no score under this version before: folded from all its stored activities
+    as_of_before: npt.NDArray[np.int64]  # the stored state's instant (NO_INSTANT when stale)
+    # Attribute points plus the positive part of each rule's value at `as_of_before`: what the stored
+    # state can contribute at any later instant at most (positive values only decay, negative ones
+    # only rise toward 0).
+    ceiling_before: npt.NDArray[np.float64]
+    earliest: npt.NDArray[np.int64]  # the earliest new activity of each lead
+
+
+def fold_activities(
+    store: Store,
+    pact: Pact,
+    version: int,
+    lead_id: Sequence[int],
+    types: Sequence[str],
+    occurred_at: Sequence[int],
+    properties: Sequence[Any],
+    *,
+    at: datetime | None = None,
+) -> Folded:
+    """`rescore_incremental` on columns (lead id, type, occurred_at in µs, properties per new row).
 
     The fold is the batch engine's, started from the stored states (`Carry`): NumPy over the
     new rows, no Python per lead. A lead with no score under `version` yet (new, or scored
@@ -103,11 +145,9 @@ def rescore_incremental(
     current score keeps its stored attribute points, which every change of its attributes
     rewrites (`Workbench.flush`).
     """
-    if not activity_rows:
-        return 0
-    row_leads = np.fromiter((int(r["lead_id"]) for r in activity_rows), dtype=np.int64, count=len(activity_rows))
+    row_leads = np.asarray(lead_id, dtype=np.int64)
     lead_ids, position = np.unique(row_leads, return_inverse=True)
-    occurred = np.fromiter((_micros(r["occurred_at"]) for r in activity_rows), dtype=np.int64, count=len(row_leads))
+    occurred = np.asarray(occurred_at, dtype=np.int64)
     scored_at = to_micros(at) if at is not None else int(occurred.max())
     ids = lead_ids.tolist()
     _lock(store, ids)
@@ -122,8 +162,8 @@ def rescore_incremental(
     blocks = [
         classifier.rows_block(
             position[fresh].astype(np.int32),
-            [activity_rows[i]["type"] for i in kept],
-            [activity_rows[i].get("properties") for i in kept],
+            [types[i] for i in kept],
+            [properties[i] for i in kept],
             occurred[fresh],
         )
     ]
@@ -149,6 +189,10 @@ def rescore_incremental(
         carry.raw[where], carry.matches[where], carry.actions[where] = decoded.raw, decoded.matches, decoded.actions
         carry_as_of[where] = [NO_INSTANT if a is None else a for a in stored.as_of]
         attributes[where] = stored.attributes
+    caps = np.array([np.inf if r.cap is None else r.cap for r in pact.scoring.behaviour])
+    ceiling = attributes + np.clip(np.minimum(carry.raw, caps), 0.0, None).sum(axis=1)
+    earliest = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, position, occurred)
     if stale:
         judge = _AttributeJudge(pact)
         fits = _attributes_of(store, stale)
@@ -159,7 +203,7 @@ def rescore_incremental(
     as_of, states = classifier.fold(len(ids), blocks, span, Carry(carry_as_of, carry))
     scores = classifier.totals(lead_ids, as_of, states, attributes, scored_at)
     _save(store, scores, version, scored_at, current)
-    return len(ids)
+    return Folded(lead_ids, ~current, carry_as_of, ceiling, earliest)
 
 
 # Driver-level SQL rather than the repositories: one statement for all the leads of a batch (a
