@@ -284,21 +284,24 @@ class Leads:
         return sorted(found)
 
     def ids_by_email(self, emails: Iterable[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for part in chunks(sorted(set(emails))):
-            for row in self.c.execute(select(t.leads.c.id, t.leads.c.email).where(t.leads.c.email.in_(part))):
-                found[row.email] = row.id
-        return found
+        wanted = list(set(emails))
+        if not wanted:
+            return {}
+        where, param = driver.in_list(self.c, wanted)
+        return {
+            email: int(i)
+            for i, email in driver.fetch(self.c, f"SELECT id, email FROM leads WHERE email {where}", (param,))
+        }
 
     def ids_by_ref(self, system: str, external_ids: Iterable[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for part in chunks(sorted(set(external_ids))):
-            query = select(t.lead_refs.c.external_id, t.lead_refs.c.lead_id).where(
-                t.lead_refs.c.system == system, t.lead_refs.c.external_id.in_(part)
-            )
-            for row in self.c.execute(query):
-                found[row.external_id] = row.lead_id
-        return found
+        """One statement for a batch's ids (driver-level: imports resolve thousands per batch)."""
+        wanted = list(set(external_ids))
+        if not wanted:
+            return {}
+        where, param = driver.in_list(self.c, wanted)
+        m = driver.mark(self.c)
+        query = f"SELECT external_id, lead_id FROM lead_refs WHERE system = {m} AND external_id {where}"
+        return {ref: int(i) for ref, i in driver.fetch(self.c, query, (system, param))}
 
     def refs_of(self, lead_id: int) -> list[tuple[str, str]]:
         query = select(t.lead_refs.c.system, t.lead_refs.c.external_id).where(t.lead_refs.c.lead_id == lead_id)
