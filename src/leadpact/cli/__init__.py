@@ -354,3 +354,7 @@ _routing.register(app, lead_app, user_app)
 from leadpact.cli import channels as _channels  # noqa: E402
 
 _channels.register(app)
+
+from leadpact.cli import export as _export  # noqa: E402
+
+_export.register(app)
