@@ -152,6 +152,8 @@ def test_the_csv_row_of_a_lead() -> None:
         "clock_id": "is_first_contact",
         "clock_state": "breached",
         "clock_due_at": "2026-04-10T00:00:00+09:00",
+        "clock_stopped_at": "",
+        "clock_stopped_by": "",
         "business_days_late": "2",
         "external_ids": "hubspot:123; hubspot:98; salesforce:0035g00000XyZab; salesforce:00Q5g0000Ab",
     }

@@ -167,6 +167,7 @@ def test_a_formula_reads_as_its_saved_value_and_one_without_a_value_or_an_error_
         "(open and save the file in Excel, or paste values)",
         "deals.xlsx:4: Lookup (C): the cell holds the Excel error #N/A",
     ]
+    assert (found.label("Amount"), found.label("Lookup"), found.label("Owner")) == ("Amount (B)", "Lookup (C)", "Owner")
     quarantined = [p.raw for p in read_ if isinstance(p, Problem)]
     assert quarantined == ['2,200,"=VLOOKUP(A3,Sheet2!A:B,2,FALSE)"\n', "3,300,#N/A\n"]  # nothing lost
     assert found.problems == []

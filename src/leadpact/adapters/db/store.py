@@ -717,8 +717,8 @@ class Clocks:
                 .where(t.clocks.c.lead_id.in_(part))
                 .order_by(t.clocks.c.lead_id, t.clocks.c.started_at, t.clocks.c.id)
             )
-            for row in self.c.execute(query):
-                found[row.lead_id] = _clock(row)  # a lead has a few clocks: the last one read wins
+            last = {row.lead_id: row for row in self.c.execute(query)}  # a lead has a few: the last read wins
+            found.update((lead_id, _clock(row)) for lead_id, row in last.items())
         return found
 
     def late(self, now: datetime) -> list[HeldClock]:

@@ -24,6 +24,12 @@ from leadpact.adapters.exporters.record import (
 )
 
 
+def stopped_by(lead: LeadRecord, _zone: tzinfo) -> str:
+    """The event that stopped the clock: a met clock stopped by `entered_disqualified` was not met by a call."""
+    stopped = lead.clock.stopped_by if lead.clock else None
+    return stopped.value if stopped else ""
+
+
 def external_ids(lead: LeadRecord, _zone: tzinfo) -> str:
     return "; ".join(f"{system}:{external}" for system, external in lead.refs)
 
@@ -44,6 +50,8 @@ LAYOUT = Layout(
         Column("clock_id", clock_id),
         Column("clock_state", clock_state),
         Column("clock_due_at", lambda lead, zone: iso_instant(lead.clock.due_at if lead.clock else None, zone)),
+        Column("clock_stopped_at", lambda lead, zone: iso_instant(lead.clock.stopped_at if lead.clock else None, zone)),
+        Column("clock_stopped_by", stopped_by),
         Column("business_days_late", days_late),
         Column("external_ids", external_ids),
     ),

@@ -194,6 +194,14 @@ class WorkbookFile:
                 return Problem(self.name, number, self._where(i), reason, raw)
         return Row(number, {name: found.get(i + 1, _EMPTY).text for name, i in columns.items()}, raw)
 
+    def label(self, name: str) -> str:
+        """A header's column as problems name it, `Create Date (C)`, for problems found in a row's
+        values later (the CSV reader's problems name the header alone)."""
+        try:
+            return self._where(self.header.index(name) + 1)
+        except ValueError:
+            return name
+
     def _where(self, column: int) -> str:
         """A column as a person finds it: its header and its letter."""
         letter = get_column_letter(column)
