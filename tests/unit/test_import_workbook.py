@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from leadpact.adapters.importers.reader import open_table
 from leadpact.adapters.importers.table import Problem, Row, TableFile
@@ -111,6 +112,18 @@ def test_japanese_headers_and_cells_read_as_the_text_a_csv_export_holds(tmp_path
     assert [r.raw for r in read_ if isinstance(r, Row)][0] == (
         "taro@例え.jp,株式会社サンプル精機,2026-04-01T09:05:00,2026-04-01,1200,86.5,true\n"
     )
+
+
+def test_a_workbook_on_the_1904_date_system_reads_the_same_dates(tmp_path: Path) -> None:
+    book = Workbook()
+    book.epoch = CALENDAR_MAC_1904  # old Mac Excel: serial 0 is 1904-01-01, four years after Windows' 1900
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["email", "created"])
+    sheet.append(["a@x.jp", datetime(2026, 4, 1, 9, 5)])
+    book.save(tmp_path / "mac.xlsx")
+    _, read_ = read(tmp_path / "mac.xlsx")
+    assert rows(read_) == [(2, {"email": "a@x.jp", "created": "2026-04-01T09:05:00"})]
 
 
 @pytest.mark.parametrize(
@@ -222,6 +235,21 @@ def test_the_first_sheet_is_read_unless_one_is_named(tmp_path: Path) -> None:
     unknown = r"^export.xlsx has no sheet named 'Deals' \(its sheets: Summary, コンタクト\)$"
     with pytest.raises(ValueError, match=unknown):
         WorkbookFile(path, "Deals")
+
+
+def test_a_hidden_first_sheet_is_passed_over_unless_named(tmp_path: Path) -> None:
+    book = Workbook()
+    lists = book.active
+    assert lists is not None
+    lists.title, lists.sheet_state = "選択肢", "hidden"
+    lists.append(["業種"])
+    data = book.create_sheet("Contacts")
+    data.append(["email"])
+    data.append(["a@x.jp"])
+    book.save(tmp_path / "x.xlsx")
+    found, read_ = read(tmp_path / "x.xlsx")
+    assert (found.sheet, rows(read_)) == ("Contacts", [(2, {"email": "a@x.jp"})])
+    assert read(tmp_path / "x.xlsx", "選択肢")[0].header == ["業種"]
 
 
 def test_an_empty_sheet_a_header_only_sheet_and_blank_rows(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 An importer takes either file through one interface: `header`, `problems` (file-level) and
 `rows()`, which yields a `Row` per record and a `Problem` per record it cannot hand over.
 
-* **Which sheet.** The first sheet in tab order, or the one named by `sheet=`. Problems name
+* **Which sheet.** The first sheet a person sees (the first in tab order that is not hidden),
+  or the one named by `sheet=`, hidden or not. Problems name
   the file as `export.xlsx`, or `export.xlsx[Sheet]` when the workbook has several sheets.
 * **Where.** A row's `line` is the sheet's row number as Excel shows it; a cell's column is
   named by its header and its letter (`Create Date (C)`).
@@ -24,12 +25,12 @@ An importer takes either file through one interface: `header`, `problems` (file-
   and a `Problem` saying where it stopped. A file that is no workbook at all (not a ZIP, an
   .xls or password-protected file, damaged beyond opening) raises `WorkbookUnreadable`.
 
-Memory: rows are parsed one at a time (openpyxl read-only mode) and never kept; what stays in
-memory is openpyxl's shared-strings table (the workbook's distinct texts) and the open merged
-ranges. openpyxl's read-only sheet gives a formula's saved value but cannot tell a formula
-saved without one from an empty cell, so the sheet is parsed here with openpyxl's own parser,
-which also sees the formula; merged ranges are listed at the end of the sheet's XML, so a
-first pass over the raw XML finds them (decompression and a byte search, no XML parsing).
+Memory: rows are parsed one at a time with openpyxl's sheet parser and let go of once read;
+what stays in memory is the workbook's shared-strings table (its distinct texts) and the open
+merged ranges. openpyxl's read-only worksheet gives a formula's saved value but cannot tell a
+formula saved without one from an empty cell, so the sheet is parsed here with openpyxl's own
+parser, which also sees the formula; merged ranges are listed at the end of the sheet's XML,
+so a first pass over the raw XML finds them (decompression and a byte search, no parsing).
 
 Must not import: the store, services or entry points.
 """
@@ -52,9 +53,9 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
 
-from openpyxl import load_workbook
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import get_column_letter, range_boundaries
-from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._reader import DATA_TAG, FORMULA_TAG, ROW_TAG, WorkSheetParser
 from openpyxl.xml.functions import iterparse
 
@@ -124,10 +125,11 @@ class WorkbookFile:
         self.header: list[str] = []
         self.problems: list[Problem] = []  # file-level ones: empty sheet, duplicate headers
         with _opened(path) as book:
-            self.sheets: list[str] = list(book.sheetnames)
+            self.sheets: list[str] = list(book.parts)
+            shown = [name for name in self.sheets if name not in book.hidden]
         if not self.sheets:
             raise WorkbookUnreadable(f"{path.name}: the workbook has no sheets")
-        self.sheet = self.sheets[0] if sheet is None else _sheet_named(path.name, self.sheets, sheet)
+        self.sheet = (shown or self.sheets)[0] if sheet is None else _sheet_named(path.name, self.sheets, sheet)
         base = name or path.name
         self.name = f"{base}[{self.sheet}]" if len(self.sheets) > 1 else base
 
@@ -135,23 +137,25 @@ class WorkbookFile:
         with _opened(self.path) as book:
             yield from self._records(book)
 
-    def _records(self, book: Workbook) -> Iterator[Row | Problem]:
-        sheet: Any = book[self.sheet]
+    def _records(self, book: _Book) -> Iterator[Row | Problem]:
+        part = book.parts[self.sheet]
         try:
-            merged = _merged_ranges(sheet._get_source())
+            book.reader.read_strings()
+            merged = _merged_ranges(book.reader.archive.open(part))
         except _DAMAGE as exc:
             yield Problem(self.name, 0, None, f"the sheet cannot be read: {_reason(exc)}")
             return
         width, columns, last = 0, {}, 0
+        workbook: Any = book.reader.wb  # its date formats are kept where openpyxl's own reader finds them
         try:
-            with sheet._get_source() as source:
+            with book.reader.archive.open(part) as source:
                 parser = _Parser(
                     source,
-                    sheet._shared_strings,
+                    book.reader.shared_strings,
                     data_only=True,
-                    epoch=book.epoch,
-                    date_formats=book._date_formats,  # type: ignore[attr-defined]
-                    timedelta_formats=book._timedelta_formats,  # type: ignore[attr-defined]
+                    epoch=workbook.epoch,
+                    date_formats=workbook._date_formats,
+                    timedelta_formats=workbook._timedelta_formats,
                 )
                 for number, cells in _quietly(parser.rows()):
                     last = number
@@ -229,9 +233,21 @@ class WorkbookFile:
         return columns
 
 
+@dataclass(frozen=True, slots=True)
+class _Book:
+    reader: ExcelReader
+    parts: dict[str, str]  # each worksheet's name → its part in the archive, in tab order
+    hidden: frozenset[str]  # the worksheets a person does not see (hidden or very hidden)
+
+
 @contextmanager
-def _opened(path: Path) -> Iterator[Workbook]:
-    """The workbook in read-only mode, or `WorkbookUnreadable` saying what the file is instead."""
+def _opened(path: Path) -> Iterator[_Book]:
+    """The workbook's parts, or `WorkbookUnreadable` saying what the file is instead.
+
+    openpyxl's `load_workbook` (read-only too) opens every sheet to read its size, which scans
+    the whole sheet when its writer put no size at the top (many tools but Excel): here only
+    the manifest, the workbook part and the styles are read; the shared texts when the rows are.
+    """
     try:
         stream = path.open("rb")
     except OSError as exc:
@@ -252,13 +268,23 @@ def _opened(path: Path) -> Iterator[Workbook]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns of styles and extensions it drops: not ours to show
                 # the stream, not the name: openpyxl refuses names that do not end in .xlsx
-                book = load_workbook(stream, read_only=True, data_only=True)
+                reader = ExcelReader(stream, read_only=True, data_only=True)
+                reader.read_manifest()
+                reader.read_workbook()
+                apply_stylesheet(reader.archive, reader.wb)
+                found = [
+                    (sheet, rel.target)
+                    for sheet, rel in reader.parser.find_sheets()
+                    if "chartsheet" not in rel.Type and rel.target in reader.valid_files
+                ]
+                parts = {sheet.name: target for sheet, target in found}
+                hidden = frozenset(sheet.name for sheet, _ in found if sheet.state != "visible")
         except Exception as exc:  # any failure to make sense of the file is the file's: say so, with why
             raise WorkbookUnreadable(f"{path.name}: not a readable XLSX workbook ({_reason(exc)})") from None
         try:
-            yield book
+            yield _Book(reader, parts, hidden)
         finally:
-            book.close()
+            reader.archive.close()
 
 
 def _sheet_named(file: str, sheets: list[str], wanted: str) -> str:
