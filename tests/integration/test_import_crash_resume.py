@@ -59,7 +59,7 @@ def state(app: App) -> dict[str, int]:
     [
         ("marketo-activities", activities_file, 2 * BATCH + 1),
         ("marketo-activities", activities_file, ROWS // 2),
-        ("marketo-activities", activities_file, ROWS - 3 * BATCH),
+        ("marketo-activities", activities_file, ROWS - 10 * BATCH),
         ("hubspot-contacts", contacts_file, 5 * BATCH + 1),
         ("hubspot-contacts", contacts_file, ROWS // 2),
     ],

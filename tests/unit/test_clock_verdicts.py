@@ -7,6 +7,7 @@ at it, a microsecond or a minute either side, and on the due-soon line.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadpact.domain.calendar import BusinessCalendar
-from leadpact.domain.clocks import ClockColumns, ClockRun, ClockState, judge
+from leadpact.domain.clocks import ClockColumns, ClockRun, ClockState, judge, judge_runs
 from leadpact.domain.pact import BusinessHours, Calendar, ClosedDays, Deadline, Weekday
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -167,3 +168,16 @@ def test_the_due_soon_line_is_rounded_as_timedelta_rounds() -> None:
         assert judged(runs, [EXAMPLE], [0], now) == scalar(runs, [EXAMPLE], [0], now)
     # 2 µs left: due soon (2 ≤ round(1.5) = 2), where a float comparison (2 ≤ 1.5) would say running.
     assert judged(runs, [EXAMPLE], [0], start + timedelta(microseconds=1)) == [(ClockState.DUE_SOON, 0)]
+
+
+def test_runs_of_two_pact_versions_are_judged_each_on_its_own_calendar() -> None:
+    # Version 1 closes the office on Friday 4/10; version 2 does not. Both runs were due at the
+    # end of Thursday 4/9 and are still running at noon on Monday 4/13.
+    closed = BusinessCalendar.of(Calendar(closed=(ClosedDays.model_validate({"from": "04-10", "to": "04-10"}),)))
+    start, due = datetime(2026, 4, 6, 14, tzinfo=JST), datetime(2026, 4, 10, tzinfo=JST)
+    runs = [replace(run(start, due), pact_version=2), replace(run(start, due), pact_version=1, lead_id=2)]
+    verdicts = judge_runs(runs, {1: closed, 2: EXAMPLE}, datetime(2026, 4, 13, 12, tzinfo=JST))
+    assert [(verdicts.state_of(i), int(verdicts.business_days_late[i])) for i in range(2)] == [
+        (ClockState.BREACHED, 2),  # Friday and Monday
+        (ClockState.BREACHED, 1),  # Monday only: Friday was closed
+    ]

@@ -362,3 +362,7 @@ _channels.register(app)
 from leadpact.cli import imports as _imports  # noqa: E402
 
 _imports.register(app, quarantine_app)
+
+from leadpact.cli import export as _export  # noqa: E402
+
+_export.register(app)

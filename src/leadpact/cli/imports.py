@@ -100,13 +100,16 @@ def register(app: typer.Typer, quarantine_app: typer.Typer) -> None:
     @app.command("import")
     def import_command(
         ctx: typer.Context,
-        file: Annotated[Path, typer.Argument(help="The export file (CSV).")],
+        file: Annotated[Path, typer.Argument(help="The export file: CSV, or an XLSX workbook.")],
         format: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")],
         mapping: Annotated[
             Path | None, typer.Option("--mapping", help="A mapping file for custom columns, stages, owners.")
         ] = None,
         encoding: Annotated[
             str | None, typer.Option("--encoding", help="utf-8, utf-8-sig or cp932 (default: detected).")
+        ] = None,
+        sheet: Annotated[
+            str | None, typer.Option("--sheet", help="The sheet of an XLSX workbook (default: the first).")
         ] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and check everything; store nothing.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -147,6 +150,7 @@ def register(app: typer.Typer, quarantine_app: typer.Typer) -> None:
                     format,
                     mapping=found,
                     encoding=encoding,
+                    sheet=sheet,
                     dry_run=dry_run,
                     batch_size=context.settings.import_batch_size,
                     progress=advance,

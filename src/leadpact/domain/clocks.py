@@ -23,6 +23,7 @@ the clocks started after it, never the ones already running.
 * `judge` answers both for many runs at once, as columns (`ClockColumns`): the board and the
   sweep judge every open clock of the store that way, with NumPy over the calendar's array
   functions instead of a loop over clocks. A property test holds it to the scalar rules.
+  `judge_runs` does the same for runs read as objects (the rows a board shows, an export's page).
 
 Must not import: IO, storage or entry-point libraries.
 """
@@ -177,6 +178,14 @@ def judge(runs: ClockColumns, calendars: Sequence[BusinessCalendar], now: dateti
         rows = np.flatnonzero(late if len(calendars) == 1 else late & (runs.calendar == position))
         days[rows] = calendar.count(calendar.due_days_of(runs.due_at[rows]), calendar.local_days(end[rows]))
     return Verdicts(state=state, business_days_late=days)
+
+
+def judge_runs(runs: Sequence[ClockRun], calendars: Mapping[int, BusinessCalendar], now: datetime) -> Verdicts:
+    """`judge` of domain runs, each on its pact version's calendar (`calendars` by version)."""
+    versions = sorted({run.pact_version for run in runs})
+    position = {version: i for i, version in enumerate(versions)}
+    columns = ClockColumns.of(runs, [position[run.pact_version] for run in runs])
+    return judge(columns, [calendars[v] for v in versions], now)
 
 
 def events_of(entry: LedgerEntry) -> tuple[ClockEvent, ...]:

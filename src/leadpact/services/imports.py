@@ -48,8 +48,9 @@ from leadpact.adapters.db.store import PactVersion, Store, User
 from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.adapters.importers.formats import CellError, Context, FormatError, Kind, Reader, reader_for
 from leadpact.adapters.importers.mapping import ImportMapping
+from leadpact.adapters.importers.reader import Table, open_table
 from leadpact.adapters.importers.records import ActivityRecord, Identity, LeadRecord, StageMark
-from leadpact.adapters.importers.table import Problem, Row, TableFile
+from leadpact.adapters.importers.table import Problem, Row
 from leadpact.domain.clock import Clock
 from leadpact.domain.errors import DomainError
 from leadpact.domain.ledger import EntryKind
@@ -140,13 +141,17 @@ def import_file(
     *,
     mapping: ImportMapping | None = None,
     encoding: str | None = None,
+    sheet: str | None = None,
     dry_run: bool = False,
     batch_size: int = BATCH,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import one export file; see the module docstring for what is guaranteed."""
+    """Import one export file (CSV, or a sheet of an XLSX workbook); see the module docstring for what is
+    guaranteed."""
     with _fewer_collections():
-        return _import(engine, clock, path, format, mapping or ImportMapping(), encoding, dry_run, batch_size, progress)
+        return _import(
+            engine, clock, path, format, mapping or ImportMapping(), encoding, sheet, dry_run, batch_size, progress
+        )
 
 
 def _import(
@@ -156,15 +161,16 @@ def _import(
     format: str,
     mapping: ImportMapping,
     encoding: str | None,
+    sheet: str | None,
     dry_run: bool,
     batch_size: int,
     progress: Progress | None,
 ) -> ImportReport:
     try:
-        table = TableFile(path, encoding)
+        table = open_table(path, encoding, sheet)
     except ValueError as exc:
-        raise ImportRefused(f"{path.name}: {exc}") from None
-    report = ImportReport(format, path.name, None, table.encoding, dry_run)
+        raise ImportRefused(str(exc)) from None
+    report = ImportReport(format, table.name, None, getattr(table, "encoding", "xlsx"), dry_run)
     items = table.rows()
     first = next(items, None)  # reads the header
     report.file_problems = list(table.problems)
@@ -174,20 +180,20 @@ def _import(
         active = store.pacts.active()
     zone = mapping.zone() or ZoneInfo(active.pact.calendar.timezone if active else "Asia/Tokyo")
     try:
-        reader = reader_for(format, table.header, Context(path.name, zone, mapping))
+        reader = reader_for(format, table.header, Context(table.name, zone, mapping))
     except FormatError as exc:
         raise ImportRefused(f"{path.name}: {exc}") from None
     report.kind, report.unread = reader.kind, list(reader.columns.unread)
     if reader.kind == "leads" and active is None:
         raise ImportRefused(f"{NO_ACTIVE_PACT}; imported stage history is recorded under the pact's departments")
-    job = _Job(reader, path.name, fingerprint(path), format)
+    job = _Job(reader, table.name, fingerprint(path), format)
     rows = chain([first] if first is not None else [], items)
     if dry_run:
         with Store(engine) as store:  # one transaction, never committed
             for batch in _batches(rows, batch_size):
                 report.add(job.apply(store, clock.now(), batch, run_id=None))
                 if progress is not None:
-                    progress(len(batch), table.position)
+                    progress(len(batch), _position(table))
         return report
     with Store(engine) as store:
         unfinished = store.import_runs.unfinished(job.fingerprint, format)
@@ -197,7 +203,7 @@ def _import(
         else:
             header = ",".join(_quoted(name) for name in table.header)
             report.run_id = store.import_runs.start(
-                format, path.name, job.fingerprint, header, table.encoding, clock.now()
+                format, table.name, job.fingerprint, header, report.encoding, clock.now()
             )
             store.commit()
     run_id = report.run_id
@@ -211,11 +217,16 @@ def _import(
 
         report.add(retrying(engine, work, conflicts=(IntegrityError, *CONFLICTS)))  # counted once committed
         if progress is not None:
-            progress(len(batch), table.position)
+            progress(len(batch), _position(table))
     with Store(engine) as store:
         store.import_runs.finish(run_id, clock.now())
         store.commit()
     return report
+
+
+def _position(table: Table) -> int:
+    """Bytes of a CSV file read so far (a workbook's progress is not known in bytes: 0)."""
+    return int(getattr(table, "position", 0))
 
 
 def _resume_counts(report: ImportReport, run: object) -> None:

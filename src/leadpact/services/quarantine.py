@@ -45,6 +45,7 @@ def quarantine_export(engine: Engine, run_id: int | None = None) -> Exported:
             if run is None:
                 raise NotFound(f"no import run {run_id}")
         rows = store.quarantine.rows([run.id])
-    encoding = "utf-8-sig" if run.encoding.startswith("utf-16") else run.encoding
+    # A workbook's or a UTF-16 file's records come back as a CSV that Excel opens: UTF-8 with a BOM.
+    encoding = "utf-8-sig" if run.encoding.startswith("utf-16") or run.encoding == "xlsx" else run.encoding
     records = [r.raw if r.raw.endswith("\n") else r.raw + "\n" for r in rows]
     return Exported(run.id, run.file_name, run.format, encoding, run.header + "\n" + "".join(records), rows)

@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from leadpact.adapters.channels import Channels
 from leadpact.adapters.db.store import HeldClock, OpenClockColumns, Store
 from leadpact.domain.calendar import BusinessCalendar, instant
-from leadpact.domain.clocks import ClockColumns, ClockState, Verdicts, judge
+from leadpact.domain.clocks import ClockColumns, ClockState, Verdicts, judge, judge_runs
 from leadpact.domain.errors import DomainError
 from leadpact.domain.escalation import BreachNotice, DepartmentName
 from leadpact.domain.ledger import EntryKind
@@ -162,9 +162,7 @@ def _explain(store: Store, held: list[HeldClock], now: datetime, recorded: dict[
     pacts = {v: _pact(store, v) for v in versions}
     calendars = {v: BusinessCalendar.of(p.calendar) for v, p in pacts.items()}
     runs = [h.run for h in held]
-    verdicts = judge(
-        ClockColumns.of(runs, [versions.index(r.pact_version) for r in runs]), [calendars[v] for v in versions], now
-    )
+    verdicts = judge_runs(runs, calendars, now)
     holdings = _holdings(store, {r.lead_id for r in runs})
     out = []
     for i, h in enumerate(held):

@@ -391,6 +391,39 @@ class Leads:
         )
         return list(self.c.execute(query))
 
+    def page(self, after: int, limit: int) -> list[tuple[Lead, str | None, str | None]]:
+        """Up to `limit` leads in id order after `after` (keyset paging), each with its owner's
+        e-mail address and department."""
+        query = (
+            select(
+                t.leads,
+                t.users.c.name.label("owner_name"),
+                t.users.c.email.label("owner_email"),
+                t.users.c.department.label("owner_department"),
+            )
+            .outerjoin(t.users, t.users.c.id == t.leads.c.owner_id)
+            .where(t.leads.c.id > after)
+            .order_by(t.leads.c.id)
+            .limit(limit)
+        )
+        return [(_lead(row), row.owner_email, row.owner_department) for row in self.c.execute(query)]
+
+    def count(self) -> int:
+        return int(self.c.execute(select(func.count()).select_from(t.leads)).scalar_one())
+
+    def refs_of_many(self, lead_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+        """Each lead's (system, external id) pairs, in that order."""
+        found: dict[int, list[tuple[str, str]]] = {}
+        for part in chunks(sorted(set(lead_ids))):
+            query = (
+                select(t.lead_refs.c.lead_id, t.lead_refs.c.system, t.lead_refs.c.external_id)
+                .where(t.lead_refs.c.lead_id.in_(part))
+                .order_by(t.lead_refs.c.lead_id, t.lead_refs.c.system, t.lead_refs.c.external_id)
+            )
+            for row in self.c.execute(query):
+                found.setdefault(row.lead_id, []).append((row.system, row.external_id))
+        return found
+
     def find(self, key: str) -> Lead | None:
         """A lead by its id or its e-mail address."""
         if key.strip().isdigit():
@@ -730,6 +763,19 @@ class Clocks:
     def of_lead(self, lead_id: int) -> list[ClockRun]:
         query = select(t.clocks).where(t.clocks.c.lead_id == lead_id).order_by(t.clocks.c.started_at, t.clocks.c.id)
         return [_clock(row) for row in self.c.execute(query)]
+
+    def newest_of(self, lead_ids: Iterable[int]) -> dict[int, ClockRun]:
+        """Each lead's clock started last (the higher id between two started at once), running or not."""
+        found: dict[int, ClockRun] = {}
+        for part in chunks(sorted(set(lead_ids))):
+            query = (
+                select(t.clocks)
+                .where(t.clocks.c.lead_id.in_(part))
+                .order_by(t.clocks.c.lead_id, t.clocks.c.started_at, t.clocks.c.id)
+            )
+            last = {row.lead_id: row for row in self.c.execute(query)}  # a lead has a few: the last read wins
+            found.update((lead_id, _clock(row)) for lead_id, row in last.items())
+        return found
 
     def late(self, now: datetime) -> list[HeldClock]:
         """Clocks past their due time by `now`: running ones, and ones stopped late not yet recorded."""
