@@ -109,12 +109,9 @@ def test_japanese_headers_and_cells_read_as_the_text_a_csv_export_holds(tmp_path
     assert parse_datetime(second["作成日"], TOKYO) == datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
     assert parse_datetime(second["最終接触"], TOKYO) == parse_datetime(first["最終接触"], TOKYO)
     assert (parse_int(second["従業員数"]), parse_bool(first["購読"]), parse_bool(second["購読"])) == (300, True, False)
-    assert (
-        [r.text() for r in read_ if isinstance(r, Row)][0]
-        == (
-            "taro@例え.jp,株式会社サンプル精機,2026-04-01T09:05:00,2026-04-01,1200,86.5,true,\n"  # every column of the header, the empty last one too
-        )
-    )
+    # Every column of the header, the empty last one too.
+    text = [r.text() for r in read_ if isinstance(r, Row)][0]
+    assert text == "taro@例え.jp,株式会社サンプル精機,2026-04-01T09:05:00,2026-04-01,1200,86.5,true,\n"
 
 
 def test_a_workbook_on_the_1904_date_system_reads_the_same_dates(tmp_path: Path) -> None:
