@@ -377,15 +377,21 @@ def _merge(store: Store, groups: Sequence[_Group], now: datetime, actor: _Actor,
     stopped: list[tuple[int, int]] = []
     aliases: list[tuple[str, int, int | None]] = []
     links: list[tuple[int, int]] = []
+    companies_taken: list[tuple[int, int]] = []
     entries: list[LedgerEntry] = []
+    winners = [(s, a) for s, a, *_, view in steps if view.state_of == a and clocks.get(a)]
+    taken = ids.clock_keys(s for s, _ in winners) if winners else set()
     for merge_id, (survivor_id, absorbed_id, before, _, absorbed, _, view) in zip(merge_ids, steps, strict=True):
-        # clocks: those of the state kept run on (on the survivor), the others stop now
+        # clocks: those of the state kept run on (on the survivor), the others stop now; a run the
+        # survivor already has (same clock, same start) stops too
         if view.state_of == absorbed_id:
             stopped.extend((merge_id, row.id) for row in clocks.get(survivor_id, []))
-            taken = {(row.clock_id, row.started_at) for row in clocks.get(survivor_id, [])}
-            runs = [row for row in clocks.pop(absorbed_id, []) if (row.clock_id, row.started_at) not in taken]
-            moved.extend((merge_id, row.id, survivor_id) for row in runs)
-            clocks[survivor_id] = runs
+            runs = clocks.pop(absorbed_id, [])
+            kept = [row for row in runs if (survivor_id, row.clock_id, row.started_at) not in taken]
+            stopped.extend((merge_id, row.id) for row in runs if row not in kept)
+            moved.extend((merge_id, row.id, survivor_id) for row in kept)
+            taken.update((survivor_id, row.clock_id, row.started_at) for row in kept)
+            clocks[survivor_id] = kept
         else:
             stopped.extend((merge_id, row.id) for row in clocks.pop(absorbed_id, []))
         if absorbed.email is not None and absorbed.email != view.lead.email:
@@ -393,11 +399,12 @@ def _merge(store: Store, groups: Sequence[_Group], now: datetime, actor: _Actor,
         if survivor_id not in linked and absorbed_id in linked:
             linked[survivor_id] = linked[absorbed_id]
             links.append((survivor_id, linked[absorbed_id]))
-            ids.record_company(merge_id, linked[absorbed_id])
+            companies_taken.append((merge_id, linked[absorbed_id]))
         entries.extend(
             _merge_entries(merge_id, survivor_id, absorbed_id, before, absorbed, view, rows, now, actor, pact)
         )
     companies.link(links)
+    ids.record_companies(companies_taken)
     ids.move_clocks(moved)
     ids.stop_clocks(stopped, now)
     # the absorbed leads first: one may hand its address to its survivor in the same statement
@@ -640,6 +647,13 @@ def _view(store: Store, merge_id: int) -> MergeView:
     assert merge is not None
     emails = Identities(store.connection).first_emails([merge.survivor_id, merge.absorbed_id])
     return MergeView(merge, emails.get(merge.survivor_id), merge.before["absorbed"]["email"])
+
+
+def display_zone(store: Store) -> str:
+    """The time zone people read times in: the active pact's calendar's (Asia/Tokyo without one)."""
+    with store:
+        pact = store.pacts.active()
+        return pact.pact.calendar.timezone if pact is not None else "Asia/Tokyo"
 
 
 def list_merges(store: Store, limit: int | None = None, lead: str | None = None) -> list[MergeView]:

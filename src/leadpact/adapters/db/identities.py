@@ -307,8 +307,19 @@ class Identities:
             insert(t.identity_moves), [{"merge_id": m, "item": item, "row_id": row_id} for m, item, row_id in rows]
         )
 
-    def record_company(self, merge_id: int, company_id: int) -> None:
-        self._record([(merge_id, "company", company_id)])
+    def record_companies(self, rows: Sequence[tuple[int, int]]) -> None:
+        """(merge id, company): the survivor, which had no company, took over the absorbed lead's."""
+        if rows:
+            self._record([(merge_id, "company", company) for merge_id, company in rows])
+
+    def clock_keys(self, lead_ids: Iterable[int]) -> set[tuple[int, str, datetime]]:
+        """(lead, clock, start) of every clock of these leads, running or stopped (the unique key)."""
+        c = t.clocks.c
+        found: set[tuple[int, str, datetime]] = set()
+        for part in chunks(sorted(set(lead_ids))):
+            query = select(c.lead_id, c.clock_id, c.started_at).where(c.lead_id.in_(part))
+            found.update((row.lead_id, row.clock_id, row.started_at) for row in self.c.execute(query))
+        return found
 
     def moved(self, merge_id: int, item: str) -> list[Any]:
         mv = t.identity_moves.c
