@@ -90,11 +90,16 @@ def _invisible(char: str) -> bool:
 
 def normalise_email(raw: str, policy: EmailPolicy = KEEP) -> str:
     """The address as leadpact compares it (see the module docstring); normalising twice changes nothing."""
-    text = unicodedata.normalize("NFKC", raw)
-    found = _DISPLAY_NAME.search(text)
-    if found is not None:
-        text = found.group(1)
-    text = unicodedata.normalize("NFKC", "".join(c for c in text if not _invisible(c)).lower())
+    if raw.isascii():  # most addresses: NFKC changes nothing, and only ASCII white space can hide in them
+        text = raw
+        if "<" in text and (found := _DISPLAY_NAME.search(text)) is not None:
+            text = found.group(1)
+        text = "".join(text.split()).lower()
+    else:
+        text = unicodedata.normalize("NFKC", raw)
+        if (found := _DISPLAY_NAME.search(text)) is not None:
+            text = found.group(1)
+        text = unicodedata.normalize("NFKC", "".join(c for c in text if not _invisible(c)).lower())
     text = text.removeprefix("mailto:")
     local, at, domain = text.rpartition("@")
     if not at:
@@ -141,8 +146,12 @@ FREE_MAIL_DOMAINS: Final = frozenset(
 
 
 def is_free_mail(domain: str) -> bool:
-    parts = domain.split(".")
-    return any(".".join(parts[i:]) in FREE_MAIL_DOMAINS for i in range(len(parts) - 1))
+    """A free-mail, carrier or consumer ISP domain, or a subdomain of one."""
+    while "." in domain:
+        if domain in FREE_MAIL_DOMAINS:
+            return True
+        domain = domain.split(".", 1)[1]
+    return False
 
 
 def company_domain(email: str | None) -> str | None:
@@ -251,7 +260,8 @@ class _Components:
         root, *others = roots
         for other in others:
             self.parent[other] = root
-            self.leads.setdefault(root, set()).update(self.leads.pop(other, set()))
+            if other in self.leads:
+                self.leads.setdefault(root, set()).update(self.leads.pop(other))
             if other in self.created:
                 made = self.created.pop(other)
                 self.created[root] = min(made, self.created.get(root, made))
@@ -279,26 +289,29 @@ def plan_identities(
     roots_of: list[Hashable | None] = []
     refusals: dict[int, str] = {}
     bridges: list[tuple[int, Hashable]] = []
+    find = parts.find
     for index, record in enumerate(records):
-        if not record.identifiers:
+        identifiers = record.identifiers
+        if not identifiers:
             roots_of.append(None)
             continue
-        roots = list(dict.fromkeys(parts.find(i) for i in record.identifiers))
-        leads = {lead for root in roots for lead in parts.leads.get(root, ())}
+        roots = [find(identifiers[0])] if len(identifiers) == 1 else list(dict.fromkeys(map(find, identifiers)))
+        found = [group for root in roots if (group := parts.leads.get(root))]
+        leads = found[0] if len(found) == 1 else {lead for group in found for lead in group}
         creates = any(root in parts.created for root in roots)
         if not leads and not creates and not record.create:
             roots_of.append(None)
             continue
-        kept = sorted((pair, merge) for pair in _pairs(leads) if (merge := apart.get(pair)) is not None)
-        if kept:
-            refusals[index] = _kept_apart(record, known, kept[0])
-            roots_of.append(None)
-            continue
-        joined = sum(1 for root in roots if parts.leads.get(root))
-        root = parts.union(roots)
+        if len(found) > 1 and apart:
+            kept = sorted((pair, merge) for pair in _pairs(leads) if (merge := apart.get(pair)) is not None)
+            if kept:
+                refusals[index] = _kept_apart(record, known, kept[0])
+                roots_of.append(None)
+                continue
+        root = parts.union(roots) if len(roots) > 1 else roots[0]
         if not leads and not creates:
             parts.created[root] = index
-        if joined > 1:
+        if len(found) > 1:
             bridges.append((index, root))
         roots_of.append(root)
 
