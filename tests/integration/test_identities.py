@@ -449,3 +449,51 @@ def test_an_absorbed_mql_is_not_routed_and_not_counted(app: App) -> None:
     users.add_user(app.store(), app.clock, "山本", "inside_sales")
     report = route(app.engine, app.clock.now())
     assert [ref.lead_id for ref, _ in report.routed] == [taro]
+
+
+def test_a_running_clock_the_survivor_already_ran_stops_instead_of_moving(app: App) -> None:
+    # Both records were qualified and assigned at the same instants: the survivor already has an
+    # is_first_contact run started then (stopped by its contact), so the absorbed lead's running one
+    # cannot run on for it (same clock, same start) and stops with the merge instead.
+    sign_example_pact(app)
+    assigned = T1 + timedelta(hours=4)
+    apply(
+        app,
+        [
+            *marketing(),
+            event("assignment", assigned, id="as", to="田中"),
+            event("contact_logged", assigned + timedelta(hours=1), id="ac", by="田中", channel="phone"),
+            *marketing(lead="101", prefix="h"),
+            event("assignment", assigned, lead="101", id="hs", to="田中"),
+            event("stage_change", assigned + timedelta(hours=2), lead="101", id="hsal", to="sal", by="田中"),
+        ],
+    )
+    taro, contact = lead_ids(app.engine)
+    running = next(c for c in state(app.engine)[contact]["clocks"] if c[1] == "is_first_contact")
+    apply(app, [both(T1 + timedelta(days=3), "m1")])
+    after = state(app.engine)
+    assert after[taro]["stage"] == "sal"
+    assert (running[0], "is_first_contact", app.clock.now(), None) in after[contact]["clocks"]
+    (merge,) = list_merges(app.store())
+    undo_merge(app.engine, app.clock.now(), merge.merge.id, "佐藤")
+    assert running in state(app.engine)[contact]["clocks"]
+
+
+def test_rows_with_ids_too_long_for_the_store_are_refused_and_the_others_resolve(app: App) -> None:
+    with app.store() as store:
+        found = resolve_leads(
+            store,
+            [
+                IdentityRow(at=T1, refs=[("salesforce", "x" * 201)]),
+                IdentityRow(at=T1, email="yamada at example"),
+                IdentityRow(at=T1, email=TARO, refs=[("marketo", "2011")]),
+            ],
+            app.clock.now(),
+        )
+        store.commit()
+    too_long, not_an_address, fine = found.rows
+    assert too_long.lead_id is None and too_long.refused is not None
+    assert too_long.refused.startswith("the id 'salesforce:xxxxxxxx")
+    assert (not_an_address.lead_id, not_an_address.refused) == (None, "'yamada at example' is not an e-mail address")
+    assert fine.lead_id is not None and fine.created
+    assert state(app.engine)[fine.lead_id]["refs"] == ["marketo:2011"]

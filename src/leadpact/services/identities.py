@@ -54,6 +54,7 @@ from leadpact.services.lifecycle import SYSTEM, Workbench, retrying
 from leadpact.services.users import require_user
 
 IDENTITY = f"{SYSTEM}:identity"
+MAX_EMAIL, MAX_SYSTEM, MAX_ID = 320, 64, 200  # the store's column widths (lead_refs, leads.email)
 
 
 class Rule:
@@ -132,6 +133,13 @@ def resolve_leads(store: Store, rows: Sequence[IdentityRow], now: datetime) -> R
         if email is not None and not is_plausible_email(email):
             refused[index] = f"{row.email!r} is not an e-mail address"
             email = None
+        elif email is not None and len(email) > MAX_EMAIL:
+            refused[index] = f"the e-mail address {email[:40]!r}… is longer than {MAX_EMAIL} characters"
+            email = None
+        elif bad := [f"{s}:{i}" for s, i in row.refs if not s or not i or len(s) > MAX_SYSTEM or len(i) > MAX_ID]:
+            refused[index] = (
+                f"the id {bad[0][:60]!r} is not a system and an id of 1–{MAX_SYSTEM} and 1–{MAX_ID} characters"
+            )
         identifiers = ([(EMAIL, email)] if email else []) + list(dict.fromkeys((s, i) for s, i in row.refs))
         records.append(Record(tuple(identifiers) if index not in refused else (), row.create))
         emails.append(email)
