@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from leadpact.adapters.db.identities import Companies, Identities, MergeRow
 from leadpact.adapters.db.store import StaleLeads, Store, bant_from_json, bant_to_json
@@ -50,10 +51,13 @@ from leadpact.domain.lead import Lead
 from leadpact.domain.ledger import EntryKind, LedgerEntry
 from leadpact.domain.lifecycle import Stage
 from leadpact.services.leads import require_lead
-from leadpact.services.lifecycle import SYSTEM, Workbench, retrying
+from leadpact.services.lifecycle import CONFLICTS, SYSTEM, Workbench, retrying
 from leadpact.services.users import require_user
 
 IDENTITY = f"{SYSTEM}:identity"
+# Another writer merged, linked or created the same thing first (the partial unique index on absorbed
+# leads, a company's name or domain, an address): start over on fresh state.
+_CONFLICTS: tuple[type[Exception], ...] = (IntegrityError, *CONFLICTS)
 MAX_EMAIL, MAX_SYSTEM, MAX_ID = 320, 64, 200  # the store's column widths (lead_refs, leads.email)
 
 
@@ -550,12 +554,12 @@ def merge_leads(engine: Engine, now: datetime, a: str, b: str, by: str, note: st
         )
         return _view(store, merge_id)
 
-    return retrying(engine, work)
+    return retrying(engine, work, conflicts=_CONFLICTS)
 
 
 def undo_merge(engine: Engine, now: datetime, merge_id: int, by: str) -> MergeView:
     """Separate the two leads of a merge again (a manager only), recording an UNMERGE in the ledger."""
-    return retrying(engine, lambda store: _undo(store, now, merge_id, by))
+    return retrying(engine, lambda store: _undo(store, now, merge_id, by), conflicts=_CONFLICTS)
 
 
 # Survivor fields an undo puts back when they still hold what the merge gave them; a field
@@ -697,7 +701,9 @@ def change_policy(
 ) -> PolicyChange:
     """Set the plus-addressing policy and re-normalise every stored address under it, in one
     transaction: leads whose addresses become one are merged (rule email_policy). A manager only."""
-    return retrying(engine, lambda store: _change_policy(store, now, policy, by, dry_run), commit=not dry_run)
+    return retrying(
+        engine, lambda store: _change_policy(store, now, policy, by, dry_run), commit=not dry_run, conflicts=_CONFLICTS
+    )
 
 
 def _change_policy(store: Store, now: datetime, policy: EmailPolicy, by: str, dry_run: bool) -> PolicyChange:
