@@ -366,3 +366,7 @@ _imports.register(app, quarantine_app)
 from leadpact.cli import export as _export  # noqa: E402
 
 _export.register(app)
+
+from leadpact.cli import identities as _identities  # noqa: E402
+
+_identities.register(app)

@@ -123,6 +123,7 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
                     "unchanged": report.unchanged,
                     "rejected": [{"line": r.line, "id": r.event_id, "reason": r.reason} for r in report.rejected],
                     "leads_created": report.leads_created,
+                    "leads_merged": report.leads_merged,
                     "transitions": report.transitions,
                 }
             )
@@ -130,7 +131,9 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
             cli.out.print(
                 f"{file}: [green]{report.created} created[/green], {report.unchanged} unchanged, "
                 f"[{'red' if report.rejected else 'green'}]{len(report.rejected)} rejected[/]"
-                f" ({report.leads_created} new leads, {report.transitions} stage changes)"
+                f" ({report.leads_created} new leads, "
+                + (f"{report.leads_merged} merged, " if report.leads_merged else "")
+                + f"{report.transitions} stage changes)"
             )
             for r in report.rejected[:50]:
                 cli.err.print(f"{file}:{r.line}: {r.event_id or '-'}: {r.reason}", markup=False)

@@ -5,24 +5,16 @@ Must not import: sqlalchemy or anything doing IO.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from leadpact.domain.identity import is_plausible_email, normalise_email
 from leadpact.domain.lifecycle import Stage
 from leadpact.domain.qualification import Bant
 from leadpact.domain.scoring import AttributeValue
 
-
-def normalise_email(raw: str) -> str:
-    """Case-fold and NFKC-normalise (full-width ＠ and letters as Japanese forms often send them)."""
-    return unicodedata.normalize("NFKC", raw).strip().lower()
-
-
-def is_plausible_email(email: str) -> bool:
-    local, _, domain = email.partition("@")
-    return bool(local) and "." in domain and " " not in email and domain.count("@") == 0
+__all__ = ["Lead", "company_of", "is_plausible_email", "normalise_email", "scoring_attributes"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,13 @@ class EntryKind(StrEnum):
     ASSIGNMENT = "assignment"  # the lead got an owner
     CONTACT = "contact"  # a rep reached the lead (evidence: channel)
     BANT = "bant"  # sales recorded BANT answers or facts
+    MERGE = "merge"  # two leads were found to be one person (evidence: the merge, its rule and proof)
+    UNMERGE = "unmerge"  # an admin undid a merge (evidence: what was restored)
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One recorded fact about a lead: a stage move or an assignment."""
+    """One recorded fact about a lead: a stage move, an assignment, a contact, BANT, a merge or its undo."""
 
     lead_id: int
     kind: EntryKind

@@ -37,6 +37,7 @@ from leadpact.domain.lead import is_plausible_email, normalise_email
 from leadpact.domain.lifecycle import ALLOWED, Actor, owning_department, responsible_department
 from leadpact.domain.pact import BantItem
 from leadpact.domain.scoring import Activity
+from leadpact.services.identities import IdentityRow, resolve_leads
 from leadpact.services.lifecycle import CONFLICTS, NO_ACTIVE_PACT, SYSTEM, Workbench, actor_of, retrying
 
 
@@ -53,6 +54,7 @@ class IngestReport:
     unchanged: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     leads_created: int = 0
+    leads_merged: int = 0
     transitions: int = 0
 
     @property
@@ -64,6 +66,7 @@ class IngestReport:
         self.unchanged += other.unchanged
         self.rejected.extend(other.rejected)
         self.leads_created += other.leads_created
+        self.leads_merged += other.leads_merged
         self.transitions += other.transitions
 
 
@@ -139,52 +142,50 @@ def _fresh_events(store: Store, parsed: list[ParsedLine], report: IngestReport) 
     return fresh
 
 
-class _Identities:
-    """Resolves lead references to lead ids for one batch, creating leads first seen here."""
+CREATES = ("lead_upsert", "activity")  # the event types that may create a lead not known yet
 
-    CREATES = ("lead_upsert", "activity")
 
-    def __init__(self, store: Store, events: list[Event]) -> None:
-        self.store = store
-        emails = [normalise_email(e.lead.email) for e in events if e.lead.email]
-        self.by_email = store.leads.ids_by_email(emails)
-        self.by_ref: dict[tuple[str, str], int] = {}
-        systems: dict[str, list[str]] = {}
-        for e in events:
-            if e.lead.system and e.lead.id:
-                systems.setdefault(e.lead.system, []).append(e.lead.id)
-        for system, ids in systems.items():
-            for external_id, lead_id in store.leads.ids_by_ref(system, ids).items():
-                self.by_ref[(system, external_id)] = lead_id
-        self.new_refs: list[dict[str, Any]] = []
-        self.created = 0
-
-    def resolve(self, event: Event) -> tuple[int, str | None]:
-        """The lead the event names, and its normalised e-mail address if the event gives one."""
-        email = normalise_email(event.lead.email) if event.lead.email else None
-        if email is not None and not is_plausible_email(email):
-            raise DomainError(f"lead.email {event.lead.email!r} is not an e-mail address")
-        ref = (event.lead.system, event.lead.id) if event.lead.system and event.lead.id else None
-        by_email = self.by_email.get(email) if email else None
-        by_ref = self.by_ref.get(ref) if ref else None
-        if by_email is not None and by_ref is not None and by_email != by_ref:
-            raise DomainError(
-                f"{email} is lead {by_email} but {ref[0]}:{ref[1]} is lead {by_ref}; "  # type: ignore[index]
-                "resolve the duplicate before sending events that name both"
+def _resolve(
+    store: Store, now: datetime, fresh: list[tuple[ParsedLine, str]], report: IngestReport
+) -> list[tuple[ParsedLine, str, int, str | None]]:
+    """Each fresh event's lead, resolved for the whole batch at once (services.identities): leads
+    first seen are created, and leads the events show to be one person are merged."""
+    rows: list[IdentityRow] = []
+    kept: list[tuple[ParsedLine, str]] = []
+    for item, digest in fresh:
+        event = item.event
+        if event.lead.email is not None and not is_plausible_email(normalise_email(event.lead.email)):
+            report.rejected.append(
+                Rejection(item.line, event.id, f"lead.email {event.lead.email!r} is not an e-mail address")
             )
-        lead_id = by_email or by_ref
-        if lead_id is None:
-            if event.type not in self.CREATES:
-                named = email or f"{ref[0]}:{ref[1]}"  # type: ignore[index]
-                raise NotFound(f"unknown lead {named}; a {event.type} event needs an existing lead")
-            lead_id = self.store.leads.create(email, event.at)
-            self.created += 1
-        if email and by_email is None:
-            self.by_email[email] = lead_id
-        if ref and by_ref is None:
-            self.by_ref[ref] = lead_id
-            self.new_refs.append({"system": ref[0], "external_id": ref[1], "lead_id": lead_id})
-        return lead_id, email
+            continue
+        company = event.attributes.get("company") if isinstance(event, LeadUpsert) else None
+        rows.append(
+            IdentityRow(
+                at=event.at,
+                email=event.lead.email,
+                refs=[(event.lead.system, event.lead.id)] if event.lead.system and event.lead.id else [],
+                company=company if isinstance(company, str) else None,
+                create=event.type in CREATES,
+                record={"event": {"source": event.source, "id": event.id}, "line": item.line},
+            )
+        )
+        kept.append((item, digest))
+    resolution = resolve_leads(store, rows, now)
+    report.leads_created += resolution.created
+    report.leads_merged += len(resolution.merges)
+    resolved: list[tuple[ParsedLine, str, int, str | None]] = []
+    for (item, digest), found in zip(kept, resolution.rows, strict=True):
+        event = item.event
+        if found.lead_id is None:
+            reason = found.refused or (
+                f"unknown lead {found.email or f'{event.lead.system}:{event.lead.id}'}; "
+                f"a {event.type} event needs an existing lead"
+            )
+            report.rejected.append(Rejection(item.line, event.id, reason))
+            continue
+        resolved.append((item, digest, found.lead_id, found.email))
+    return resolved
 
 
 def _apply_batch(store: Store, now: datetime, batch: list[ParsedLine | LineError], report: IngestReport) -> None:
@@ -195,17 +196,7 @@ def _apply_batch(store: Store, now: datetime, batch: list[ParsedLine | LineError
     if not fresh:
         return
     pact = store.pacts.active()
-    identities = _Identities(store, [item.event for item, _ in fresh])
-    resolved: list[tuple[ParsedLine, str, int, str | None]] = []
-    for item, digest in fresh:
-        try:
-            lead_id, email = identities.resolve(item.event)
-        except DomainError as err:
-            report.rejected.append(Rejection(item.line, item.event.id, str(err)))
-            continue
-        resolved.append((item, digest, lead_id, email))
-    store.leads.add_refs(identities.new_refs)
-    report.leads_created += identities.created
+    resolved = _resolve(store, now, fresh, report)
 
     bench = Workbench(store, pact, now)
     bench.load(lead_id for _, _, lead_id, _ in resolved)

@@ -17,7 +17,7 @@ from leadpact.domain.scoring import ScoreBreakdown, ScoreState, score
 @dataclass(frozen=True, slots=True)
 class TimelineItem:
     at: datetime
-    kind: str  # activity | transition | assignment | contact | bant
+    kind: str  # activity | transition | assignment | contact | bant | merge | unmerge
     text: str
     pact_version: int | None = None
     seq: int | None = None
@@ -99,6 +99,20 @@ def _what(entry: LedgerEntry) -> str:
         return f"assigned to {entry.owner} by {entry.actor}"
     if kind == "contact":
         return f"contact by {entry.actor} ({entry.evidence.get('channel')})"
+    if kind in ("merge", "unmerge"):
+        return _describe_merge(entry)
     bant = entry.evidence.get("bant", {})
     confirmed = [k for k, v in bant.items() if v] if isinstance(bant, dict) else []
     return f"BANT by {entry.actor}: {', '.join(confirmed) or 'none confirmed'}"
+
+
+def _describe_merge(entry: LedgerEntry) -> str:
+    """A merge or its undo as the lead's timeline tells it (the evidence names both leads)."""
+    e = entry.evidence
+    merge, survivor, absorbed = e.get("merge"), e.get("survivor"), e.get("absorbed")
+    if entry.kind.value == "unmerge":
+        return f"merge {merge} undone by {entry.actor}: leads {survivor} and {absorbed} are two again"
+    if entry.lead_id == absorbed:
+        return f"merged into lead {survivor} (merge {merge}, {e.get('rule')}) by {entry.actor}"
+    moved = f"; now {entry.from_stage} → {entry.to_stage}" if entry.to_stage else ""
+    return f"absorbed lead {absorbed} (merge {merge}, {e.get('rule')}) by {entry.actor}{moved}"

@@ -26,6 +26,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     insert,
     literal,
@@ -43,6 +44,7 @@ from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import from_micros, to_micros
 from leadpact.domain.clocks import ClockRun
 from leadpact.domain.escalation import BreachNotice, Lang, NotificationStatus
+from leadpact.domain.identity import EmailPolicy
 from leadpact.domain.lead import Lead, company_of, normalise_email, scoring_attributes
 from leadpact.domain.ledger import ChainBreak, EntryKind, LedgerEntry, chain_hash, first_break
 from leadpact.domain.lifecycle import Stage
@@ -100,6 +102,15 @@ def upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], key
     stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
     changed = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
     connection.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changed), rows)
+
+
+def absorbed_lead(lead_id: Any) -> Any:
+    """True when the lead (a column or a value) is merged into another one now (see services.identities).
+
+    Lists of live leads leave those out: everything the absorbed lead had is its survivor's.
+    """
+    m = t.identity_merges.c
+    return exists().where(m.absorbed_id == lead_id, m.undone_at.is_(None))
 
 
 class Users:
@@ -366,17 +377,18 @@ class Leads:
             raise StaleLeads(f"{len(rows) - written} of {len(rows)} leads were changed by another writer meanwhile")
 
     def ids_in_stages(self, stages: Sequence[Stage], after: int, limit: int) -> list[int]:
-        """Lead ids in `stages`, in id order after `after` (keyset paging, never OFFSET)."""
+        """Lead ids in `stages`, in id order after `after` (keyset paging, never OFFSET); merged leads left out."""
         query = (
             select(t.leads.c.id)
             .where(t.leads.c.stage.in_([s.value for s in stages]), t.leads.c.id > after)
+            .where(~absorbed_lead(t.leads.c.id))
             .order_by(t.leads.c.id)
             .limit(limit)
         )
         return [row.id for row in self.c.execute(query)]
 
     def stage_counts(self) -> dict[str, int]:
-        query = select(t.leads.c.stage, func.count()).group_by(t.leads.c.stage)
+        query = select(t.leads.c.stage, func.count()).where(~absorbed_lead(t.leads.c.id)).group_by(t.leads.c.stage)
         return {row[0]: row[1] for row in self.c.execute(query)}
 
     def waiting_for_routing(self, departments: Sequence[str]) -> list[Any]:
@@ -385,7 +397,7 @@ class Leads:
         query = (
             select(c.id, c.email, c.attributes, c.stage_changed_at)
             .outerjoin(owner, owner.c.id == c.owner_id)
-            .where(c.stage == Stage.MQL.value)
+            .where(c.stage == Stage.MQL.value, ~absorbed_lead(c.id))
             .where(owner.c.id.is_(None) | owner.c.department.not_in(list(departments)))
             .order_by(c.stage_changed_at, c.id)
         )
@@ -425,11 +437,20 @@ class Leads:
         return found
 
     def find(self, key: str) -> Lead | None:
-        """A lead by its id or its e-mail address."""
+        """A lead by its id or any of its e-mail addresses; the id of a lead merged into another finds that one."""
         if key.strip().isdigit():
-            return self.get(int(key))
-        found = self.ids_by_email([normalise_email(key)])
-        return self.get(next(iter(found.values()))) if found else None
+            lead_id = int(key)
+            m = t.identity_merges.c
+            merged = select(m.survivor_id).where(m.absorbed_id == bindparam("b_id"), m.undone_at.is_(None))
+            while (survivor := self.c.execute(merged, {"b_id": lead_id}).scalar()) is not None:
+                lead_id = survivor
+            return self.get(lead_id)
+        policy = self.c.execute(select(t.identity_policy.c.plus_addressing)).scalar()
+        email = normalise_email(key, EmailPolicy.parse(policy) if policy else EmailPolicy())
+        first = select(t.leads.c.id).where(t.leads.c.email == email)
+        other = select(t.lead_emails.c.lead_id).where(t.lead_emails.c.email == email)
+        found = self.c.execute(first).scalar() or self.c.execute(other).scalar()
+        return self.get(found) if found is not None else None
 
 
 def _lead(row: Any) -> Lead:

@@ -338,3 +338,93 @@ quarantine = Table(
     Column("recorded_at", Instant, nullable=False),
     UniqueConstraint("fingerprint", "line", name="uq_quarantine_fingerprint_line"),
 )
+
+# --- identity resolution (migration 0010; leadpact.domain.identity, docs/identity.md) -------------
+
+# Companies, keyed by normalised name and by the e-mail domains of their people.
+companies = Table(
+    "companies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200)),  # as first seen
+    Column("name_key", String(200), unique=True),  # domain.identity.normalise_company_name
+    Column("created_at", Instant, nullable=False),
+)
+
+company_domains = Table(
+    "company_domains",
+    metadata,
+    Column("domain", String(255), primary_key=True),
+    Column("company_id", ForeignKey("companies.id"), nullable=False, index=True),
+)
+
+lead_companies = Table(
+    "lead_companies",
+    metadata,
+    Column("lead_id", ForeignKey("leads.id"), primary_key=True),
+    Column("company_id", ForeignKey("companies.id"), nullable=False, index=True),
+)
+
+# One row per merge of two leads: why, both leads' state before it and the survivor's after it,
+# and its undo. A lead absorbed by a merge that is not undone is merged into its survivor.
+identity_merges = Table(
+    "identity_merges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("survivor_id", ForeignKey("leads.id"), nullable=False, index=True),
+    Column("absorbed_id", ForeignKey("leads.id"), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("merged_at", Instant, nullable=False),
+    Column("merged_by", String(200), nullable=False),
+    Column("note", Text),
+    Column("merge_seq", Integer),  # the survivor's merge entry in the ledger
+    Column("undone_at", Instant),
+    Column("undone_by", String(200)),
+    Column("undo", JSON),  # what the undo restored, and what stayed with the survivor
+    Column("unmerge_seq", Integer),
+    # A lead is absorbed by at most one merge at a time (two writers cannot both absorb it).
+    Index(
+        "ix_identity_merges_absorbed",
+        "absorbed_id",
+        unique=True,
+        sqlite_where=text("undone_at IS NULL"),
+        postgresql_where=text("undone_at IS NULL"),
+    ),
+)
+
+# What each merge moved from the absorbed lead to the survivor (or stopped), so its undo moves
+# exactly those rows back: item is ref (system, key), email (key), activity, contact, clock,
+# clock_stop (row_id: clocks.id) or company (row_id: the company the survivor took over).
+identity_moves = Table(
+    "identity_moves",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("merge_id", ForeignKey("identity_merges.id"), nullable=False, index=True),
+    Column("item", String(16), nullable=False),
+    Column("row_id", Integer),
+    Column("system", String(64)),
+    Column("key", String(320)),
+)
+
+# A lead's other e-mail addresses (its first is leads.email): the ones a record named beside a
+# system id of the lead, and the addresses of the leads it absorbed (merge_id: that merge).
+lead_emails = Table(
+    "lead_emails",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("lead_id", ForeignKey("leads.id"), nullable=False, index=True),
+    Column("merge_id", ForeignKey("identity_merges.id")),
+)
+
+# The e-mail policy the stored addresses are normalised under (one row, id 1; none: keep).
+identity_policy = Table(
+    "identity_policy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("plus_addressing", Text, nullable=False),
+    Column("changed_at", Instant, nullable=False),
+    Column("changed_by", String(200), nullable=False),
+)
