@@ -328,3 +328,24 @@ def test_a_one_megabyte_cell_is_quarantined_and_the_rows_around_it_land(sqlite_a
     assert [str(p) for p in report.problems] == [
         "huge.csv:3: Company Name: the cell holds 1,000,000 characters (at most 65,536)"
     ]
+
+
+def test_a_row_naming_two_known_leads_merges_them_and_the_merge_can_be_listed(app: App, tmp_path: Path) -> None:
+    sign_example_pact(app)
+    run(app, "hubspot/contacts.csv", "hubspot-contacts")  # Taro: e-mail and HubSpot id 51001
+    activities = tmp_path / "activities.csv"
+    activities.write_text(
+        "marketoGUID,leadId,activityDate,activityTypeId,primaryAttributeValue\ng1,9001,2026-09-29T01:00:00Z,1,/\n",
+        encoding="utf-8",
+    )
+    assert run(app, str(activities), "marketo-activities").leads_created == 1  # Marketo 9001: nobody known yet
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,email\n9001,taro.yamada@yamada-mfg.example.co.jp\n", encoding="utf-8")
+    report = run(app, str(leads), "marketo-leads")
+    assert (report.leads_merged, report.quarantined) == (1, 0)
+    taro = lead(app, "taro.yamada@yamada-mfg.example.co.jp")
+    with app.engine.connect() as c:
+        moved = c.execute(select(func.count()).select_from(t.activities).where(t.activities.c.lead_id == taro.id))
+        assert moved.scalar_one() == 1  # the anonymous lead's page view is Taro's now
+        merged = c.execute(select(t.ledger_entries.c.lead_id).where(t.ledger_entries.c.kind == "merge")).scalars()
+        assert taro.id in set(merged)  # a ledger entry, so it can be listed and undone

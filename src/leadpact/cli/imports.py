@@ -51,6 +51,7 @@ def _report_json(report: ImportReport) -> dict[str, Any]:
         "unchanged": report.unchanged,
         "quarantined": report.quarantined,
         "leads_created": report.leads_created,
+        "leads_merged": report.leads_merged,
         "stage_changes": report.transitions,
         "columns_not_read": report.unread,
         "owners_not_matched": dict(report.owners_unmatched),
@@ -78,8 +79,9 @@ def _print_report(report: ImportReport) -> None:
         f"[green]{report.created:,} created[/green], {report.updated:,} updated, {report.unchanged:,} unchanged, "
         f"{quarantined} {verb}".rstrip()
     )
-    if report.leads_created or report.transitions:
-        cli.out.print(f"  {report.leads_created:,} new leads, {report.transitions:,} stage changes")
+    if report.leads_created or report.transitions or report.leads_merged:
+        merged = f", {report.leads_merged:,} merged (leadpact identities)" if report.leads_merged else ""
+        cli.out.print(f"  {report.leads_created:,} new leads, {report.transitions:,} stage changes{merged}")
     if report.unread:
         cli.out.print(f"  columns not read: {', '.join(report.unread)} (name them in --mapping to keep them)")
     if report.owners_unmatched:

@@ -56,6 +56,7 @@ from leadpact.domain.errors import DomainError
 from leadpact.domain.ledger import EntryKind
 from leadpact.domain.lifecycle import Stage, owning_department
 from leadpact.domain.scoring import AttributeValue
+from leadpact.services.identities import IdentityRow, resolve_leads
 from leadpact.services.lifecycle import CONFLICTS, NO_ACTIVE_PACT, Workbench, retrying
 from leadpact.services.rescore import Folded, fold_activities
 
@@ -84,6 +85,7 @@ class ImportReport:
     unchanged: int = 0
     quarantined: int = 0
     leads_created: int = 0
+    leads_merged: int = 0
     transitions: int = 0
     problems: list[Problem] = field(default_factory=list)  # the first SHOWN_PROBLEMS, in file order
     file_problems: list[Problem] = field(default_factory=list)
@@ -98,6 +100,7 @@ class ImportReport:
         self.unchanged += part.unchanged
         self.quarantined += part.quarantined
         self.leads_created += outcome.leads_created
+        self.leads_merged += outcome.merged
         self.transitions += outcome.transitions
         self.owners_unmatched.update(outcome.owners_unmatched)
         room = SHOWN_PROBLEMS - len(self.problems)
@@ -346,6 +349,7 @@ class _Outcome:
     updated: int = 0
     unchanged: int = 0
     leads_created: int = 0
+    merged: int = 0
     transitions: int = 0
     owners_unmatched: Counter[str] = field(default_factory=Counter)
 
@@ -362,56 +366,32 @@ class _Applied:
 Refuse = Callable[[int, int, str | None, str, str], None]
 
 
-class _People:
-    """Resolves a batch's identities to lead ids in a few queries, creating leads first seen here."""
-
-    def __init__(self, store: Store, identities: Iterable[Identity]) -> None:
-        self.store = store
-        wanted = list(identities)
-        self.by_email = store.leads.ids_by_email({i.email for i in wanted if i.email})
-        self.by_ref: dict[tuple[str, str], int] = {}
-        systems: dict[str, set[str]] = {}
-        for identity in wanted:
-            for system, ref in identity.refs:
-                systems.setdefault(system, set()).add(ref)
-        for system, refs in systems.items():
-            for ref, lead_id in store.leads.ids_by_ref(system, refs).items():
-                self.by_ref[(system, ref)] = lead_id
-        self.new_refs: list[dict[str, object]] = []
-        self.created: set[int] = set()
-
-    def known(self, identity: Identity) -> set[int]:
-        found = {self.by_ref[r] for r in identity.refs if r in self.by_ref}
-        if identity.email and identity.email in self.by_email:
-            found.add(self.by_email[identity.email])
-        return found
-
-    def resolve(self, identity: Identity, creates: bool, at: datetime) -> int:
-        """The lead `identity` names; DomainError when it names two, or none and may not create one."""
-        found = self.known(identity)
-        if len(found) > 1:
-            raise DomainError(
-                f"{identity.describe()} names {len(found)} different leads ({', '.join(map(str, sorted(found)))}); "
-                "resolve the duplicate, then import the row again"
+def _resolve(
+    store: Store, now: datetime, file: str, wanted: Sequence[tuple[int, Identity, bool, datetime, str | None]]
+) -> tuple[list[tuple[int | None, str | None]], set[int], int]:
+    """Each (line, identity, may create, first seen, company) as a lead id or a refusal, in one pass
+    of the identity resolver (services/identities.py): new leads are created, the leads a row
+    shows to be one person are merged. Returns the rows, the leads created and the merges made."""
+    resolution = resolve_leads(
+        store,
+        [
+            IdentityRow(at, identity.email, identity.refs, company, create=creates, record={"file": file, "line": line})
+            for line, identity, creates, at, company in wanted
+        ],
+        now,
+    )
+    found: list[tuple[int | None, str | None]] = []
+    created: set[int] = set()
+    for (_, identity, _, _, _), row in zip(wanted, resolution.rows, strict=True):
+        if row.lead_id is None:
+            found.append(
+                (None, row.refused or f"no lead is known as {identity.describe()}: import the contacts or leads first")
             )
-        if found:
-            (lead_id,) = found
-        elif creates:
-            lead_id = self.store.leads.create(identity.email, at)
-            self.created.add(lead_id)
-        else:
-            raise DomainError(f"no lead is known as {identity.describe()}: import the contacts or leads first")
-        if identity.email and identity.email not in self.by_email:
-            self.by_email[identity.email] = lead_id
-        for ref in identity.refs:
-            if ref not in self.by_ref:
-                self.by_ref[ref] = lead_id
-                self.new_refs.append({"system": ref[0], "external_id": ref[1], "lead_id": lead_id})
-        return lead_id
-
-    def save(self) -> None:
-        self.store.leads.add_refs(self.new_refs)
-        self.new_refs = []
+            continue
+        if row.created:
+            created.add(row.lead_id)
+        found.append((row.lead_id, None))
+    return found, created, len(resolution.merges)
 
 
 class _Activities:
@@ -422,22 +402,23 @@ class _Activities:
     ) -> None:
         self.store, self.now, self.pact, self.refuse, self.outcome = store, now, pact, refuse, outcome
         self.source = str(getattr(reader, "source", "import"))
+        self.file = reader.context.file
 
     def apply(self, records: list[tuple[ActivityRecord, str]]) -> None:
         fresh = [(record, to_micros(record.at), _json(record.properties), digest) for record, digest in records]
-        people = _People(self.store, (r.identity for r, *_ in fresh))
+        leads, created, merged = _resolve(
+            self.store, self.now, self.file, [(r.line, r.identity, True, r.at, None) for r, *_ in fresh]
+        )
         rows: list[tuple[str, int, str, int, str, str]] = []
         kept: list[Mapping[str, Any]] = []
-        for record, micros, properties, digest in fresh:
-            try:
-                lead_id = people.resolve(record.identity, creates=True, at=record.at)
-            except DomainError as err:
-                self.refuse(record.line, record.line, None, str(err), "")
+        for (record, micros, properties, digest), (lead_id, refused) in zip(fresh, leads, strict=True):
+            if lead_id is None:
+                self.refuse(record.line, record.line, None, refused or "", "")
                 continue
             rows.append((record.event_id, lead_id, record.type, micros, properties, digest))
             kept.append(record.properties)
-        people.save()
-        self.outcome.leads_created += len(people.created)
+        self.outcome.leads_created += len(created)
+        self.outcome.merged += merged
         self.store.imported_activities.add(self.source, self.now, rows)
         self.outcome.created += len(rows)
         if self.pact is not None and rows:
@@ -508,21 +489,29 @@ class _Leads:
         self.refuse, self.outcome = refuse, outcome
 
     def apply(self, records: list[LeadRecord]) -> None:
-        people = _People(self.store, (r.identity for r in records))
-        resolved: list[tuple[LeadRecord, int]] = []
+        named = []
         for record in records:
-            if not record.identity:
+            if record.identity:
+                named.append(record)
+            else:
                 self.refuse(record.line, record.line, None, "the row names nobody: no e-mail and no record id", "")
-                continue
-            try:
-                lead_id = people.resolve(record.identity, record.creates, _first_known(record) or self.now)
-            except DomainError as err:
-                self.refuse(record.line, record.line, None, str(err), "")
-                continue
-            resolved.append((record, lead_id))
-        added_refs = {int(str(r["lead_id"])) for r in people.new_refs}
-        people.save()
-        self.outcome.leads_created += len(people.created)
+        leads, created, merged = _resolve(
+            self.store,
+            self.now,
+            self.job.name,
+            [
+                (r.line, r.identity, r.creates, _first_known(r) or self.now, _company(r.attributes.get("company")))
+                for r in named
+            ],
+        )
+        resolved: list[tuple[LeadRecord, int]] = []
+        for record, (lead_id, refused) in zip(named, leads, strict=True):
+            if lead_id is None:
+                self.refuse(record.line, record.line, None, refused or "", "")
+            else:
+                resolved.append((record, lead_id))
+        self.outcome.leads_created += len(created)
+        self.outcome.merged += merged
         ids = {lead_id for _, lead_id in resolved}
         bench = Workbench(self.store, self.pact, self.now)
         bench.load(ids)
@@ -530,14 +519,13 @@ class _Leads:
         owners = _Owners(self.store.users.all(), self.job.reader.mapping.owners)
         for record, lead_id in resolved:
             changed = self._apply(bench, record, lead_id, recorded, owners)
-            if lead_id in people.created:
+            if lead_id in created:
                 self.outcome.created += 1
-                people.created.discard(lead_id)  # a second row for the same new lead is an update
-            elif changed or lead_id in added_refs:
+                created.discard(lead_id)  # a second row for the same new lead is an update
+            elif changed:
                 self.outcome.updated += 1
             else:
                 self.outcome.unchanged += 1
-            added_refs.discard(lead_id)
         self.outcome.transitions += bench.transitions
         self.outcome.owners_unmatched.update(owners.unmatched)
         bench.flush()
@@ -642,6 +630,10 @@ class _Leads:
 
 def _json(properties: Mapping[str, Any]) -> str:
     return json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
+
+
+def _company(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _first_known(record: LeadRecord) -> datetime | None:
