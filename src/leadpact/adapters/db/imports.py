@@ -185,7 +185,23 @@ class ImportedActivities:
         ids = driver.reserve_ids(self.c, "inbox", len(rows))
         m = driver.mark(self.c)
         received = to_micros(received_at)
-        as_json = "::json" if driver.is_postgres(self.c) else ""
+        if driver.is_postgres(self.c):
+            # COPY: the rows stream in one round trip each table; a concurrent import of the same
+            # ids fails on the inbox's unique key and its batch is retried on fresh state.
+            found = driver.cursor(self.c)
+            try:
+                columns = "id, source, event_id, type, occurred_at, received_at, payload_hash"
+                with found.copy(f"COPY inbox ({columns}) FROM STDIN") as copy:
+                    for i, r in zip(ids, rows, strict=True):
+                        copy.write_row((i, source, r[0], "activity", r[3], received, r[5]))
+                with found.copy(
+                    "COPY activities (lead_id, type, occurred_at, properties, inbox_id) FROM STDIN"
+                ) as copy:
+                    for i, r in zip(ids, rows, strict=True):
+                        copy.write_row((r[1], r[2], r[3], r[4], i))
+            finally:
+                found.close()
+            return
         driver.execute_many(
             self.c,
             "INSERT INTO inbox (id, source, event_id, type, occurred_at, received_at, payload_hash) "
@@ -195,6 +211,6 @@ class ImportedActivities:
         driver.execute_many(
             self.c,
             "INSERT INTO activities (lead_id, type, occurred_at, properties, inbox_id) "
-            f"VALUES ({m}, {m}, {m}, {m}{as_json}, {m})",
+            f"VALUES ({m}, {m}, {m}, {m}, {m})",
             [(r[1], r[2], r[3], r[4], i) for i, r in zip(ids, rows, strict=True)],
         )
