@@ -232,3 +232,173 @@ def _raw_executemany(path: Path, file: Path) -> float:
     seconds = time.perf_counter() - started
     connection.close()
     return seconds
+
+
+def w10(tier: Tier, cache: Path, url: str) -> dict[str, Any]:
+    """The W4 file imported into PostgreSQL, beside row-at-a-time inserts, executemany and a raw COPY."""
+    import psycopg
+    from sqlalchemy import text
+
+    rows, leads = sizes(tier)
+    utf8 = activity_file(cache, rows, leads, "utf-8")
+    engine = make_engine(url)
+    upgrade(engine)
+    names = ", ".join(
+        f'"{name}"'
+        for name in (
+            "quarantine",
+            "import_runs",
+            "notifications",
+            "clock_breaches",
+            "clocks",
+            "ledger_entries",
+            "lead_scores",
+            "activities",
+            "contacts",
+            "inbox",
+            "lead_refs",
+            "leads",
+            "pact_approvals",
+            "pact_versions",
+            "users",
+        )
+    )
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        c.execute(text("UPDATE ledger_head SET seq = 0, hash = :h WHERE id = 1"), {"h": "0" * 64})
+    clock = FixedClock(NOW - timedelta(days=200))
+    for name, department in (("佐藤", "marketing"), ("田中", "inside_sales"), ("鈴木", "field_sales")):
+        add_user(Store(engine), clock, name, department, None, True)
+    document = read_pact_file(Path(__file__).resolve().parents[1] / "examples" / "pact.yaml")
+    version = propose_pact(Store(engine), clock, document, "佐藤").version
+    for name in ("佐藤", "田中", "鈴木"):
+        approve_pact(Store(engine), clock, version, name)
+    created = int((NOW - timedelta(days=200)).timestamp() * 1_000_000)
+    plain = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as connection, connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY leads (id, email, attributes, stage, stage_changed_at, bant, created_at, updated_at, "
+            "version) FROM STDIN"
+        ) as copy:
+            for i in range(1, leads + 1):
+                copy.write_row(
+                    (
+                        i,
+                        f"lead{i}@example.co.jp",
+                        "{}",
+                        "lead",
+                        created,
+                        '{"confirmed": [], "facts": {}}',
+                        created,
+                        created,
+                        1,
+                    )
+                )
+        with cursor.copy("COPY lead_refs (system, external_id, lead_id) FROM STDIN") as copy:
+            for i in range(1, leads + 1):
+                copy.write_row(("marketo", str(i), i))
+        cursor.execute("SELECT setval(pg_get_serial_sequence('leads', 'id'), %s)", (leads,))
+    rescore_active(engine, NOW - timedelta(days=200))
+    variants: list[Variant] = []
+    started = time.perf_counter()
+    first = import_file(engine, FixedClock(NOW), utf8, "marketo-activities")
+    ours = time.perf_counter() - started
+    assert first.created == rows
+    variants.append(Variant("ours: import into PostgreSQL", ours, [ours], f"{rows / ours:,.0f} rows/s"))
+    started = time.perf_counter()
+    again = import_file(engine, FixedClock(NOW), utf8, "marketo-activities")
+    seconds = time.perf_counter() - started
+    assert again.created == 0
+    variants.append(Variant("ours: re-import, idempotent", seconds, [seconds], f"{rows / seconds:,.0f} rows/s"))
+    engine.dispose()
+    parsed = _parsed(utf8)
+    with psycopg.connect(plain) as connection:
+        for name, load in (("raw COPY", _copy), ("executemany (pipelined)", _executemany)):
+            _clear_activities(connection)
+            started = time.perf_counter()
+            load(connection, parsed)
+            seconds = time.perf_counter() - started
+            variants.append(Variant(name, seconds, [seconds], f"{rows / seconds:,.0f} rows/s; no checks"))
+        _clear_activities(connection)
+        sample = parsed[:2_000]
+        started = time.perf_counter()
+        _row_at_a_time(connection, sample)
+        per_row = (time.perf_counter() - started) / len(sample)
+        variants.append(
+            Variant(
+                "row at a time (commit each)",
+                per_row * rows,
+                [per_row * rows],
+                f"{1 / per_row:,.0f} rows/s, timed on {len(sample):,} rows and scaled",
+            )
+        )
+        _clear_activities(connection)
+    return {"rows": rows, "leads": leads, "variants": variants}
+
+
+def _parsed(file: Path) -> list[tuple[int, str, int, str, int, str]]:
+    """(inbox id, event id, lead id, type, occurred µs, properties JSON) of every row, parsed beforehand."""
+    found = []
+    with file.open(newline="", encoding="utf-8") as stream:
+        reader = csv.reader(stream)
+        next(reader)
+        for i, r in enumerate(reader, start=10_000_000):
+            micros = int(datetime.fromisoformat(r[2]).timestamp() * 1_000_000)
+            found.append((i, r[0], int(r[1]), r[3], micros, json.dumps({"primary": r[6]}, ensure_ascii=False)))
+    return found
+
+
+def _clear_activities(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM activities WHERE inbox_id >= 10000000")
+        cursor.execute("DELETE FROM inbox WHERE id >= 10000000")
+    connection.commit()
+
+
+def _copy(connection: Any, rows: list[tuple[int, str, int, str, int, str]]) -> None:
+    received = int(NOW.timestamp() * 1_000_000)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH):
+            part = rows[start : start + BATCH]
+            with cursor.copy(
+                "COPY inbox (id, source, event_id, type, occurred_at, received_at, payload_hash) FROM STDIN"
+            ) as copy:
+                for r in part:
+                    copy.write_row((r[0], "bench", r[1], "activity", r[4], received, ""))
+            with cursor.copy("COPY activities (lead_id, type, occurred_at, properties, inbox_id) FROM STDIN") as copy:
+                for r in part:
+                    copy.write_row((r[2], r[3], r[4], r[5], r[0]))
+            connection.commit()
+
+
+def _executemany(connection: Any, rows: list[tuple[int, str, int, str, int, str]]) -> None:
+    received = int(NOW.timestamp() * 1_000_000)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH):
+            part = rows[start : start + BATCH]
+            cursor.executemany(
+                "INSERT INTO inbox (id, source, event_id, type, occurred_at, received_at, payload_hash) "
+                "VALUES (%s, 'bench', %s, 'activity', %s, %s, '') ON CONFLICT DO NOTHING",
+                [(r[0], r[1], r[4], received) for r in part],
+            )
+            cursor.executemany(
+                "INSERT INTO activities (lead_id, type, occurred_at, properties, inbox_id) VALUES (%s, %s, %s, %s, %s)",
+                [(r[2], r[3], r[4], r[5], r[0]) for r in part],
+            )
+            connection.commit()
+
+
+def _row_at_a_time(connection: Any, rows: list[tuple[int, str, int, str, int, str]]) -> None:
+    received = int(NOW.timestamp() * 1_000_000)
+    with connection.cursor() as cursor:
+        for r in rows:
+            cursor.execute(
+                "INSERT INTO inbox (id, source, event_id, type, occurred_at, received_at, payload_hash) "
+                "VALUES (%s, 'bench', %s, 'activity', %s, %s, '') ON CONFLICT DO NOTHING",
+                (r[0], r[1], r[4], received),
+            )
+            cursor.execute(
+                "INSERT INTO activities (lead_id, type, occurred_at, properties, inbox_id) VALUES (%s, %s, %s, %s, %s)",
+                (r[2], r[3], r[4], r[5], r[0]),
+            )
+            connection.commit()
