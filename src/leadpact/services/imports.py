@@ -372,21 +372,43 @@ def _resolve(
     """Each (line, identity, may create, first seen, company) as a lead id or a refusal, in one pass
     of the identity resolver (services/identities.py): new leads are created, the leads a row
     shows to be one person are merged. Returns the rows, the leads created and the merges made."""
+    # The common activity row names one known lead by its ids alone: nothing to link, create or
+    # merge, so it skips the resolver (which plans every row it is given).
+    by_ref: dict[tuple[str, str], int] = {}
+    systems: dict[str, set[str]] = {}
+    for _, identity, _, _, company in wanted:
+        if identity.email is None and company is None:
+            for system, ref in identity.refs:
+                systems.setdefault(system, set()).add(ref)
+    for system, refs in systems.items():
+        for ref, lead_id in store.leads.ids_by_ref(system, refs).items():
+            by_ref[(system, ref)] = lead_id
+    direct: dict[int, int] = {}
+    for index, (_, identity, _, _, company) in enumerate(wanted):
+        if identity.email is None and company is None and identity.refs:
+            leads = {by_ref.get(ref) for ref in identity.refs}
+            if len(leads) == 1 and None not in leads:
+                direct[index] = leads.pop()  # type: ignore[assignment]
+    rest = [i for i in range(len(wanted)) if i not in direct]
     resolution = resolve_leads(
         store,
         [
             IdentityRow(at, identity.email, identity.refs, company, create=creates, record={"file": file, "line": line})
-            for line, identity, creates, at, company in wanted
+            for line, identity, creates, at, company in (wanted[i] for i in rest)
         ],
         now,
     )
+    rows = dict(zip(rest, resolution.rows, strict=True))
     found: list[tuple[int | None, str | None]] = []
     created: set[int] = set()
-    for (_, identity, _, _, _), row in zip(wanted, resolution.rows, strict=True):
+    for index, (_, identity, _, _, _) in enumerate(wanted):
+        if index in direct:
+            found.append((direct[index], None))
+            continue
+        row = rows[index]
         if row.lead_id is None:
-            found.append(
-                (None, row.refused or f"no lead is known as {identity.describe()}: import the contacts or leads first")
-            )
+            unknown = f"no lead is known as {identity.describe()}: import the contacts or leads first"
+            found.append((None, row.refused or unknown))
             continue
         if row.created:
             created.add(row.lead_id)
