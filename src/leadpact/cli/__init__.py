@@ -354,3 +354,7 @@ _routing.register(app, lead_app, user_app)
 from leadpact.cli import channels as _channels  # noqa: E402
 
 _channels.register(app)
+
+from leadpact.cli import serve as _serve  # noqa: E402
+
+_serve.register(app)

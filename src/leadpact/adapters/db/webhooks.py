@@ -1,0 +1,175 @@
+"""Repositories for webhook deliveries: the stored events and the newest applied HubSpot values.
+
+Built on the connection of a `Store` unit of work (`WebhookEvents(store.connection)`); like every
+repository they never commit. Kept beside store.py rather than in it: webhooks are one entry
+point's concern, and the unit of work does not need to know them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.store import chunks, upsert
+
+Key = tuple[str, str, str]  # (channel, source, event_key)
+
+_W = t.webhook_events.c
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    channel: str
+    source: str
+    event_key: str
+    object_id: str | None
+    occurred_at: datetime
+    payload: str
+    payload_hash: str
+    received_at: datetime
+    processed_at: datetime | None
+    outcome: str | None
+    note: str | None
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(
+        row.id,
+        row.channel,
+        row.source,
+        row.event_key,
+        row.object_id,
+        row.occurred_at,
+        row.payload,
+        row.payload_hash,
+        row.received_at,
+        row.processed_at,
+        row.outcome,
+        row.note,
+    )
+
+
+class WebhookEvents:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> set[Key]:
+        """Insert events whose key is new (one statement); returns the keys inserted."""
+        if not rows:
+            return set()
+        dialect = postgresql if self.c.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(t.webhook_events)
+            .on_conflict_do_nothing(index_elements=["channel", "source", "event_key"])
+            .returning(_W.channel, _W.source, _W.event_key)
+        )
+        return {(r.channel, r.source, r.event_key) for r in self.c.execute(statement, list(rows))}
+
+    def known(self, keys: Iterable[Key]) -> dict[Key, StoredEvent]:
+        found: dict[Key, StoredEvent] = {}
+        for part in chunks(sorted(set(keys))):
+            query = select(t.webhook_events).where(tuple_(_W.channel, _W.source, _W.event_key).in_(part))
+            for row in self.c.execute(query):
+                found[(row.channel, row.source, row.event_key)] = _stored(row)
+        return found
+
+    def reopen(self, event_id: int, values: dict[str, Any]) -> None:
+        """Replace a rejected event's content with its correction and make it pending again."""
+        self.c.execute(
+            update(t.webhook_events)
+            .where(_W.id == event_id)
+            .values(**values, processed_at=None, outcome=None, note=None)
+        )
+
+    def pending(self, limit: int) -> list[StoredEvent]:
+        """Events not processed yet, in the order they were stored."""
+        query = select(t.webhook_events).where(_W.processed_at.is_(None)).order_by(_W.id).limit(limit)
+        return [_stored(row) for row in self.c.execute(query)]
+
+    def rejected_of(self, channel: str, object_ids: Iterable[str]) -> list[StoredEvent]:
+        """The rejected events about these objects (they may apply once an older event has)."""
+        found: list[StoredEvent] = []
+        for part in chunks(sorted(set(object_ids))):
+            query = select(t.webhook_events).where(
+                _W.outcome == "rejected", _W.object_id.in_(part), _W.channel == channel
+            )
+            found.extend(_stored(row) for row in self.c.execute(query))
+        return found
+
+    def finish(self, outcomes: Sequence[tuple[int, str, str | None]], at: datetime) -> None:
+        """Record each event's outcome and note (one statement)."""
+        if not outcomes:
+            return
+        statement = (
+            update(t.webhook_events)
+            .where(_W.id == bindparam("b_id"))
+            .values(
+                processed_at=bindparam("b_at", type_=t.Instant()),
+                outcome=bindparam("b_outcome"),
+                note=bindparam("b_note"),
+            )
+        )
+        self.c.execute(
+            statement, [{"b_id": i, "b_at": at, "b_outcome": outcome, "b_note": note} for i, outcome, note in outcomes]
+        )
+
+    def requeue(self, outcome: str) -> int:
+        """Make every event with `outcome` pending again; returns how many."""
+        result = self.c.execute(
+            update(t.webhook_events).where(_W.outcome == outcome).values(processed_at=None, outcome=None)
+        )
+        return int(result.rowcount)
+
+    def counts(self) -> dict[str, int]:
+        """Events by outcome; `pending` for those not processed yet."""
+        query = select(_W.outcome, func.count()).group_by(_W.outcome)
+        return {(outcome or "pending"): int(n) for outcome, n in self.c.execute(query)}
+
+    def newest(self, outcomes: Sequence[str] | None, limit: int) -> list[StoredEvent]:
+        """The most recently received events, optionally of some outcomes (`pending` included)."""
+        query = select(t.webhook_events).order_by(_W.id.desc()).limit(limit)
+        if outcomes:
+            named = [o for o in outcomes if o != "pending"]
+            conditions = [_W.outcome.in_(named)] if named else []
+            if "pending" in outcomes:
+                conditions.append(_W.outcome.is_(None))
+            query = query.where(or_(*conditions))
+        return [_stored(row) for row in self.c.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedValue:
+    """The newest applied value of one property of one HubSpot contact, and the event that set it."""
+
+    value: str | None
+    occurred_at: datetime
+    event_key: str
+
+
+_V = t.hubspot_values.c
+
+
+class HubSpotValues:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def of(self, object_ids: Iterable[str]) -> dict[tuple[str, str], AppliedValue]:
+        found: dict[tuple[str, str], AppliedValue] = {}
+        for part in chunks(sorted(set(object_ids))):
+            for row in self.c.execute(select(t.hubspot_values).where(_V.object_id.in_(part))):
+                found[(row.object_id, row.register)] = AppliedValue(row.value, row.occurred_at, row.event_key)
+        return found
+
+    def save(self, values: dict[tuple[str, str], AppliedValue]) -> None:
+        rows = [
+            {"object_id": o, "register": r, "value": v.value, "occurred_at": v.occurred_at, "event_key": v.event_key}
+            for (o, r), v in values.items()
+        ]
+        upsert(self.c, t.hubspot_values, rows, ("object_id", "register"))
