@@ -65,7 +65,7 @@ def signed_uri(request: Request, public_url: str | None) -> str:
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     path = raw_path.decode("latin-1")
     query: bytes = scope.get("query_string", b"")
-    base = public_url or f"{scope['scheme']}://{request.headers.get('host', '')}"
+    base = public_url.rstrip("/") if public_url else f"{scope['scheme']}://{request.headers.get('host', '')}"
     return base + path + ("?" + query.decode("latin-1") if query else "")
 
 
