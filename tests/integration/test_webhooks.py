@@ -22,6 +22,7 @@ from leadpact.domain.clock import FixedClock
 from leadpact.domain.lead import Lead
 from leadpact.services import webhooks
 from leadpact.services.webhooks import GENERIC, Incoming, Mappings
+from tests.conftest import ROOT
 from tests.deliveries import (
     GENERIC_SECRET,
     HUBSPOT_SECRET,
@@ -459,3 +460,18 @@ def test_concurrent_writers_store_one_delivery_once(app: App) -> None:
         thread.join()
     assert sorted((r.stored, r.duplicates) for r in receipts) == [(0, 1)] * 9 + [(1, 0)]
     assert count(app, t.webhook_events) == 1
+
+
+def test_the_sender_code_in_the_docs_is_accepted(database_url: str) -> None:
+    text = (ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    code = text.split("### Generic senders", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # the sender's code exactly as documented
+    send = namespace["send_to_leadpact"]
+    # The documented code signs with the wall clock, so this server reads it too.
+    web = create_app(Settings(database_url=database_url, webhook_secret=GENERIC_SECRET))
+    with running(web) as base:
+        answer = send(f"{base}/webhooks/generic", GENERIC_SECRET.encode(), [generic_event("doc-1")])
+        with pytest.raises(Exception, match="401"):
+            send(f"{base}/webhooks/generic", b"not the secret", [generic_event("doc-2")])
+    assert json.loads(answer) == {"received": 1, "stored": 1, "duplicates": 0, "refused": []}
