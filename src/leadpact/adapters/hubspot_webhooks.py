@@ -24,14 +24,14 @@ Pure: no IO. Must not import: services or entry points.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import to_json
 
 from leadpact.adapters.importers.hubspot import COLUMNS, lead_status, lifecycle_stage
 from leadpact.adapters.importers.values import parse_int
@@ -83,28 +83,50 @@ class Received:
 
     index: int
     key: str
-    payload: str  # the element as compact JSON
+    payload: str  # the element as compact JSON, keys sorted, without attemptNumber
     digest: str
     event: HubSpotEvent | None  # None: malformed, kept aside with `problem`
     problem: str | None = None
 
 
-def _compact(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_DELIVERY: TypeAdapter[list[HubSpotEvent]] = TypeAdapter(list[HubSpotEvent])
+
+
+def read_delivery(elements: list[Any]) -> list[Received]:
+    """The elements of a delivery, validated (all at once; one by one only when some are malformed).
+
+    Each is kept as compact JSON with sorted keys and without `attemptNumber`, and keyed by its
+    eventId and a digest of that JSON: HubSpot says eventId alone is not guaranteed unique, and a
+    retry differs from the first attempt only in its attempt number.
+    """
+    try:
+        events: list[HubSpotEvent | None] = list(_DELIVERY.validate_python(elements))
+        problems: list[str | None] = [None] * len(elements)
+    except ValidationError:
+        events, problems = [], []
+        for element in elements:
+            try:
+                events.append(HubSpotEvent.model_validate(element))
+                problems.append(None)
+            except ValidationError as exc:
+                events.append(None)
+                problems.append(describe(exc))
+    read = []
+    for index, (element, event, problem) in enumerate(zip(elements, events, problems, strict=True)):
+        content = (
+            {k: element[k] for k in sorted(element) if k != "attemptNumber"} if isinstance(element, dict) else element
+        )
+        payload = to_json(content)
+        digest = hashlib.sha256(payload).hexdigest()
+        key = f"{event.event_id}-{digest[:16]}" if event is not None else f"malformed-{digest[:32]}"
+        read.append(Received(index, key, payload.decode(), digest, event, problem))
+    return read
 
 
 def read_element(index: int, element: object) -> Received:
-    """An element of a delivery, validated. Its key is the eventId and a digest of everything but
-    `attemptNumber`: HubSpot says eventId alone is not guaranteed unique, and a retry differs from
-    the first attempt only in its attempt number."""
-    identity = {k: v for k, v in element.items() if k != "attemptNumber"} if isinstance(element, dict) else element
-    digest = hashlib.sha256(_compact(identity).encode()).hexdigest()
-    payload = _compact(element)
-    try:
-        event = HubSpotEvent.model_validate(element)
-    except ValidationError as exc:
-        return Received(index, f"malformed-{digest[:32]}", payload, digest, None, describe(exc))
-    return Received(index, f"{event.event_id}-{digest[:16]}", payload, digest, event)
+    """One element, read as `read_delivery` reads it."""
+    (found,) = read_delivery([element])
+    return replace(found, index=index)
 
 
 def describe(exc: ValidationError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,13 +32,17 @@ def create_app(
     """
     built = core or bootstrap(settings, clock)
     # Deliveries are acknowledged once on disk: their commits sync (SQLite synchronous=FULL),
-    # while everything else keeps the store's usual setting.
+    # while applying them keeps the store's usual setting.
     durable = make_engine(settings.database_url, durable=True)
-    processor = Processor(built.engine, built.clock, Mappings(settings.hubspot_owners, settings.hubspot_stages))
+    turns = threading.Lock()  # the writer and the processor take turns writing
+    mappings = Mappings(settings.hubspot_owners, settings.hubspot_stages)
+    processor = Processor(built.engine, built.clock, mappings, turns)
+    writer = ReceiptWriter(durable, built.clock, processor.wake, turns)
+    processor.busy = writer.waiting
     receiver = Receiver(
         settings=settings,
         clock=built.clock,
-        writer=ReceiptWriter(durable, built.clock, processor.wake),
+        writer=writer,
         processor=processor if process else None,
     )
 

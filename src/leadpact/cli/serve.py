@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from dataclasses import asdict
@@ -38,6 +39,14 @@ def register(app: typer.Typer) -> None:
         access_log: Annotated[
             bool, typer.Option("--access-log/--no-access-log", help="Log every request (uvicorn's access log).")
         ] = True,
+        apply: Annotated[
+            bool,
+            typer.Option(
+                "--apply/--no-apply",
+                help="Apply stored deliveries in the background; --no-apply only stores them, for "
+                "`leadpact webhooks process` to apply later.",
+            ),
+        ] = True,
     ) -> None:
         """Serve the webhooks (POST /webhooks/hubspot, /webhooks/generic) until stopped (Ctrl-C)."""
         import uvicorn
@@ -47,7 +56,7 @@ def register(app: typer.Typer) -> None:
         cli = _cli()
         context = cli._ctx(ctx)
         settings = context.settings
-        application = create_app(settings, core=context.app)
+        application = create_app(settings, core=context.app, process=apply)
         off = [
             name
             for name, secret in (("hubspot", settings.hubspot_client_secret), ("generic", settings.webhook_secret))
@@ -58,6 +67,10 @@ def register(app: typer.Typer) -> None:
                 f"[yellow]note:[/yellow] /webhooks/{' and /webhooks/'.join(off)} refuse(s) every delivery: "
                 "no secret set (LEADPACT_HUBSPOT_CLIENT_SECRET, LEADPACT_WEBHOOK_SECRET)"
             )
+        # Everything imported and built so far lives as long as the server: moved out of the
+        # collector's reach, full collections stop walking it (they paused every request for up to
+        # 170 ms under load; docs/benchmarks.md, W5).
+        gc.freeze()
         uvicorn.run(
             application,
             host=host,

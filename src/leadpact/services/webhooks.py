@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from leadpact.adapters.db.store import PactVersion, Store
+from leadpact.adapters.db.tables import to_micros
 from leadpact.adapters.db.webhooks import AppliedValue, HubSpotValues, Key, StoredEvent, WebhookEvents
 from leadpact.adapters.events import LineError, ParsedLine, parse_line
 from leadpact.adapters.hubspot_webhooks import SYSTEM, Effect, HubSpotEvent, Meaning, meaning
@@ -106,26 +107,27 @@ def receive(engine: Engine, clock: Clock, deliveries: Sequence[Sequence[Incoming
         store.commit()
         return receipts
 
-    # A concurrent writer storing the same key first makes nothing fail (ON CONFLICT DO NOTHING);
-    # a lock wait running out does, and the retry starts over.
-    return retrying(engine, work, commit=False)
+    # Another process storing one of the keys first makes the insert fail on the unique key, and a
+    # lock wait can run out: the retry starts over and finds their rows.
+    return retrying(engine, work, commit=False, conflicts=(IntegrityError, *CONFLICTS))
 
 
-def _row(item: Incoming, now: datetime) -> dict[str, Any]:
+def _row(item: Incoming, now: int) -> tuple[Any, ...]:
+    """The event as WebhookEvents.insert takes it; a malformed one is stored as already refused."""
     refused = item.refused is not None
-    return {
-        "channel": item.channel,
-        "source": item.source,
-        "event_key": item.key,
-        "object_id": item.object_id,
-        "occurred_at": item.occurred_at,
-        "payload": item.payload,
-        "payload_hash": item.digest,
-        "received_at": now,
-        "processed_at": now if refused else None,
-        "outcome": Outcome.REFUSED.value if refused else None,
-        "note": item.refused,
-    }
+    return (
+        item.channel,
+        item.source,
+        item.key,
+        item.object_id,
+        to_micros(item.occurred_at),
+        item.payload,
+        item.digest,
+        now,
+        now if refused else None,
+        Outcome.REFUSED.value if refused else None,
+        item.refused,
+    )
 
 
 def _store(events: WebhookEvents, now: datetime, deliveries: Sequence[Sequence[Incoming]]) -> list[Receipt]:
@@ -138,18 +140,18 @@ def _store(events: WebhookEvents, now: datetime, deliveries: Sequence[Sequence[I
                 repeats.append((n, item))
             else:
                 first[item.identity] = (n, item)
-    inserted = events.add([_row(item, now) for _, item in first.values()])
-    known = events.known([key for key in first if key not in inserted]) if len(inserted) < len(first) else {}
+    known = events.known(first)
+    stamp = to_micros(now)
+    events.insert([_row(item, stamp) for key, (_, item) in first.items() if key not in known])
     for key, (n, item) in first.items():
         receipt = receipts[n]
-        if key in inserted:
+        stored = known.get(key)
+        if stored is None:
             if item.refused is None:
                 receipt.stored += 1
             else:
                 receipt.refused.append(Refusal(item.index, item.event_id, f"{item.refused} (kept aside)"))
-            continue
-        stored = known[key]
-        if stored.payload_hash == item.digest:
+        elif stored.payload_hash == item.digest:
             receipt.duplicates += 1
         elif item.channel == GENERIC and stored.outcome == Outcome.REJECTED:
             # A corrected event under the id of one leadpact rejected: it replaces it (docs/webhooks.md).
@@ -206,9 +208,13 @@ class Mappings:
     stages: Mapping[str, Stage | None] = field(default_factory=dict)
 
 
-def process(engine: Engine, clock: Clock, mappings: Mappings, pass_size: int = PASS_SIZE) -> ProcessReport:
-    """Apply every pending event, in passes of at most `pass_size` events, each one transaction."""
+def process(
+    engine: Engine, clock: Clock, mappings: Mappings, pass_size: int = PASS_SIZE, passes: int | None = None
+) -> ProcessReport:
+    """Apply pending events, in passes of at most `pass_size` events, each one transaction; until none
+    is left, or after `passes` passes."""
     total = ProcessReport()
+    done = 0
     while True:
 
         def work(store: Store) -> ProcessReport:
@@ -218,7 +224,8 @@ def process(engine: Engine, clock: Clock, mappings: Mappings, pass_size: int = P
         # holds the store's write lock on SQLite and the "webhooks" lock on PostgreSQL.
         part = retrying(engine, work, serialize="webhooks", conflicts=(IntegrityError, *CONFLICTS))
         total.merge(part)
-        if part.taken < pass_size:
+        done += 1
+        if part.taken < pass_size or (passes is not None and done >= passes):
             return total
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from leadpact.adapters.events import LineError, parse_line
-from leadpact.adapters.hubspot_webhooks import MAX_EVENTS, SYSTEM, contact_action, read_element
+from leadpact.adapters.hubspot_webhooks import MAX_EVENTS, SYSTEM, contact_action, read_delivery
 from leadpact.api.deps import ReceiverDep
 from leadpact.api.schemas import Problem, RefusedEvent, WebhookReceipt
 from leadpact.api.signatures import (
@@ -130,24 +130,22 @@ async def hubspot_webhook(request: Request, receiver: ReceiverDep) -> WebhookRec
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, f"a HubSpot delivery has at most {MAX_EVENTS} events; this one has {len(data)}"
         )
-    delivery = []
-    for index, element in enumerate(data):
-        found = read_element(index, element)
-        event = found.event
-        delivery.append(
-            Incoming(
-                index=index,
-                channel=HUBSPOT,
-                source=SYSTEM,
-                key=found.key,
-                object_id=str(event.object_id) if event is not None and contact_action(event) else None,
-                occurred_at=event.at if event is not None else now,
-                payload=found.payload,
-                digest=found.digest,
-                event_id=str(event.event_id) if event is not None else _given_id(element, "eventId"),
-                refused=found.problem,
-            )
+    delivery = [
+        Incoming(
+            index=found.index,
+            channel=HUBSPOT,
+            source=SYSTEM,
+            key=found.key,
+            object_id=str(event.object_id) if event is not None and contact_action(event) else None,
+            occurred_at=event.at if event is not None else now,
+            payload=found.payload,
+            digest=found.digest,
+            event_id=str(event.event_id) if event is not None else _given_id(data[found.index], "eventId"),
+            refused=found.problem,
         )
+        for found in read_delivery(data)
+        for event in (found.event,)
+    ]
     receipt = await receiver.writer.store(delivery) if delivery else Receipt(received=0)
     return _answer(receipt, [])
 
