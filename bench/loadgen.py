@@ -161,10 +161,11 @@ async def run(url: str, kind: str, events: int, connections: int, seconds: float
         closed.append(done)
     await asyncio.sleep(warmup)
     tally.measuring = True
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.sleep(seconds)
     tally.measuring = False
     elapsed = time.perf_counter() - started
+    busy = (time.process_time() - cpu) / elapsed
     stop.set()
     await asyncio.wait(closed, timeout=30)
     ordered = sorted(tally.latencies)
@@ -186,6 +187,7 @@ async def run(url: str, kind: str, events: int, connections: int, seconds: float
         },
         "failed": tally.failed,
         "statuses": tally.statuses,
+        "generator_cpu": busy,  # share of its core the generator used: near 1.0, it may be the bound
     }
 
 

@@ -156,7 +156,7 @@ def test_generic_object_subscriptions_of_contacts_are_contact_events() -> None:
 
 
 def test_a_retry_has_the_key_of_the_first_attempt_and_another_event_another_key() -> None:
-    first = contact_event(7, AT, "propertyChange", property="jobtitle", value="課長")
+    first = contact_event(7, AT, "propertyChange", property="jobtitle", value="課長", zeta=1, alpha="2")
     retry = {**first, "attemptNumber": 3}
     reordered = dict(reversed(list(first.items())))
     other = {**first, "propertyValue": "部長"}  # HubSpot: eventId alone is not guaranteed unique

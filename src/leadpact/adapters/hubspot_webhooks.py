@@ -35,6 +35,7 @@ from pydantic_core import to_json
 
 from leadpact.adapters.importers.hubspot import COLUMNS, lead_status, lifecycle_stage
 from leadpact.adapters.importers.values import parse_int
+from leadpact.adapters.json_body import BodyInvalid, parse_json
 from leadpact.domain.lead import is_plausible_email, normalise_email
 from leadpact.domain.lifecycle import Stage
 
@@ -56,7 +57,10 @@ class HubSpotEvent(BaseModel):
     """One event as HubSpot sends it (camelCase fields; fields not named here are kept as sent)."""
 
     model_config = ConfigDict(
-        frozen=True, extra="allow", alias_generator=AliasGenerator(validation_alias=to_camel), populate_by_name=True
+        frozen=True,
+        extra="allow",
+        alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+        populate_by_name=True,
     )
 
     event_id: int
@@ -71,61 +75,87 @@ class HubSpotEvent(BaseModel):
     property_value: str | None = None
     primary_object_id: int | None = None
     merged_object_ids: list[int] | None = None
+    app_id: int | None = None
+    change_source: str | None = None
+    change_flag: str | None = None
+    source_id: str | None = None
 
     @property
     def at(self) -> datetime:
         return datetime.fromtimestamp(self.occurred_at / 1000, tz=UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event of every delivery, and frozen __init__ costs 4x
 class Received:
     """One element of a delivery, with the key that makes redeliveries store nothing."""
 
     index: int
     key: str
-    payload: str  # the element as compact JSON, keys sorted, without attemptNumber
+    payload: str  # the event as compact JSON, without attemptNumber
     digest: str
     event: HubSpotEvent | None  # None: malformed, kept aside with `problem`
     problem: str | None = None
 
 
 _DELIVERY: TypeAdapter[list[HubSpotEvent]] = TypeAdapter(list[HubSpotEvent])
+_NOT_CONTENT = {"attempt_number"}  # what a retry changes: not part of the event
 
 
-def read_delivery(elements: list[Any]) -> list[Received]:
-    """The elements of a delivery, validated (all at once; one by one only when some are malformed).
+def read_delivery(body: bytes) -> list[Received]:
+    """The events of a delivery body, validated; raises BodyInvalid when it is not a delivery.
 
-    Each is kept as compact JSON with sorted keys and without `attemptNumber`, and keyed by its
-    eventId and a digest of that JSON: HubSpot says eventId alone is not guaranteed unique, and a
-    retry differs from the first attempt only in its attempt number.
+    Each event is kept as compact JSON without `attemptNumber` and keyed by its eventId and a
+    digest of that JSON: HubSpot says eventId alone is not guaranteed unique, and a retry differs
+    from the first attempt only in its attempt number. The whole body is parsed and validated in
+    one pass; only a body with a malformed event is read again, event by event.
     """
     try:
-        events: list[HubSpotEvent | None] = list(_DELIVERY.validate_python(elements))
-        problems: list[str | None] = [None] * len(elements)
+        events = _DELIVERY.validate_json(body)
     except ValidationError:
-        events, problems = [], []
-        for element in elements:
-            try:
-                events.append(HubSpotEvent.model_validate(element))
-                problems.append(None)
-            except ValidationError as exc:
-                events.append(None)
-                problems.append(describe(exc))
+        return _read_each(parse_json(body))
+    _check_size(len(events))
+    return [_received(index, event) for index, event in enumerate(events)]
+
+
+def _check_size(events: int) -> None:
+    if events > MAX_EVENTS:
+        raise BodyInvalid(f"a HubSpot delivery has at most {MAX_EVENTS} events; this one has {events}")
+
+
+def _received(index: int, event: HubSpotEvent) -> Received:
+    extra = event.__pydantic_extra__
+    if extra is not None and len(extra) > 1:  # fields the model does not name: in one order, for the digest
+        ordered = sorted(extra.items())
+        extra.clear()
+        extra.update(ordered)
+    payload = to_json(event, by_alias=True, exclude=_NOT_CONTENT, exclude_none=True)
+    digest = hashlib.sha256(payload).hexdigest()
+    return Received(index, f"{event.event_id}-{digest[:16]}", payload.decode(), digest, event)
+
+
+def _read_each(data: Any) -> list[Received]:
+    if not isinstance(data, list):
+        raise BodyInvalid("a HubSpot delivery is a JSON array of events")
+    _check_size(len(data))
     read = []
-    for index, (element, event, problem) in enumerate(zip(elements, events, problems, strict=True)):
-        content = (
-            {k: element[k] for k in sorted(element) if k != "attemptNumber"} if isinstance(element, dict) else element
-        )
-        payload = to_json(content)
-        digest = hashlib.sha256(payload).hexdigest()
-        key = f"{event.event_id}-{digest[:16]}" if event is not None else f"malformed-{digest[:32]}"
-        read.append(Received(index, key, payload.decode(), digest, event, problem))
+    for index, element in enumerate(data):
+        try:
+            read.append(_received(index, HubSpotEvent.model_validate(element)))
+        except ValidationError as exc:
+            content = (
+                {k: element[k] for k in sorted(element) if k != "attemptNumber"}
+                if isinstance(element, dict)
+                else element
+            )
+            payload = to_json(content)
+            digest = hashlib.sha256(payload).hexdigest()
+            read.append(Received(index, f"malformed-{digest[:32]}", payload.decode(), digest, None, describe(exc)))
     return read
 
 
 def read_element(index: int, element: object) -> Received:
-    """One element, read as `read_delivery` reads it."""
-    (found,) = read_delivery([element])
+    """One event, read as `read_delivery` reads it in a delivery."""
+    (found,) = read_delivery(to_json([element]))
     return replace(found, index=index)
 
 

@@ -17,7 +17,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from leadpact.adapters.events import LineError, parse_line
-from leadpact.adapters.hubspot_webhooks import MAX_EVENTS, SYSTEM, contact_action, read_delivery
+from leadpact.adapters.hubspot_webhooks import SYSTEM, contact_action, read_delivery
+from leadpact.adapters.json_body import BodyInvalid, parse_json
 from leadpact.api.deps import ReceiverDep
 from leadpact.api.schemas import Problem, RefusedEvent, WebhookReceipt
 from leadpact.api.signatures import (
@@ -71,11 +72,9 @@ def signed_uri(request: Request, public_url: str | None) -> str:
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the body is not valid JSON{where}: {message}") from None
+        return parse_json(body)
+    except BodyInvalid as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
 
 
 def _refused(request: Request, exc: SignatureRefused) -> HTTPException:
@@ -123,13 +122,10 @@ async def hubspot_webhook(request: Request, receiver: ReceiverDep) -> WebhookRec
         )
     except SignatureRefused as exc:
         raise _refused(request, exc) from None
-    data = _json(body)
-    if not isinstance(data, list):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "a HubSpot delivery is a JSON array of events")
-    if len(data) > MAX_EVENTS:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, f"a HubSpot delivery has at most {MAX_EVENTS} events; this one has {len(data)}"
-        )
+    try:
+        received = read_delivery(body)
+    except BodyInvalid as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     delivery = [
         Incoming(
             index=found.index,
@@ -140,10 +136,10 @@ async def hubspot_webhook(request: Request, receiver: ReceiverDep) -> WebhookRec
             occurred_at=event.at if event is not None else now,
             payload=found.payload,
             digest=found.digest,
-            event_id=str(event.event_id) if event is not None else _given_id(data[found.index], "eventId"),
+            event_id=str(event.event_id) if event is not None else _given_id(found.payload, "eventId"),
             refused=found.problem,
         )
-        for found in read_delivery(data)
+        for found in received
         for event in (found.event,)
     ]
     receipt = await receiver.writer.store(delivery) if delivery else Receipt(received=0)
@@ -151,6 +147,9 @@ async def hubspot_webhook(request: Request, receiver: ReceiverDep) -> WebhookRec
 
 
 def _given_id(element: object, name: str) -> str | None:
+    """The id a malformed event gives itself, if it has a readable one (`element`: it, or its JSON)."""
+    if isinstance(element, str):
+        element = parse_json(element.encode())
     value = element.get(name) if isinstance(element, dict) else None
     return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
 
