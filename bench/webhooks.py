@@ -147,7 +147,7 @@ def _wrk(url: str, connections: int, seconds: float) -> dict[str, Any] | None:
 
 def _variant(
     name: str,
-    command: list[str],
+    command: Any,
     env: dict[str, str],
     path: str,
     kind: str,
@@ -162,7 +162,8 @@ def _variant(
     runs: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
     for run in range(runs_n):
-        with _server(command, env, work / "server.log") as (port, process):
+        argv = command() if callable(command) else command  # a callable builds a fresh store per run
+        with _server(argv, env, work / "server.log") as (port, process):
             before, started = _cpu_seconds(process.pid), time.monotonic()
             result = _generate(f"http://127.0.0.1:{port}{path}", kind, events, connections, seconds, warmup)
             result["server_cpu"] = (_cpu_seconds(process.pid) - before) / (time.monotonic() - started)
@@ -210,9 +211,15 @@ def _drain(db: Path) -> Any:
     return measure
 
 
-def _leadpact(db: Path, apply: bool) -> list[str]:
-    command = [sys.executable, "-m", "leadpact", "--db", f"sqlite:///{db}", "serve", "--no-access-log"]
-    return [*command, "--apply" if apply else "--no-apply"]
+def _leadpact(work: Path, name: str, apply: bool) -> Any:
+    """`leadpact serve` on a store of its own, made afresh for each run."""
+
+    def command() -> list[str]:
+        db = _fresh(work, name)
+        argv = [sys.executable, "-m", "leadpact", "--db", f"sqlite:///{db}", "serve", "--no-access-log"]
+        return [*argv, "--apply" if apply else "--no-apply"]
+
+    return command
 
 
 def _uvicorn(target: str, factory: bool = False) -> list[str]:
@@ -242,11 +249,10 @@ def w5_w6(tier: str, cache: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     env = _env()
     hubspot = "/webhooks/hubspot"
     w5: list[LoadRun] = []
-    db = _fresh(work, "w5")
     w5.append(
         _variant(
             "ours: store durably, then answer (applying deferred, serve --no-apply)",
-            _leadpact(db, apply=False),
+            _leadpact(work, "w5", apply=False),
             env,
             hubspot,
             "hubspot",
@@ -257,11 +263,10 @@ def w5_w6(tier: str, cache: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             "HubSpot one-event arrays, signature v3; synchronous=FULL commit before each answer",
         )
     )
-    db = _fresh(work, "w5-applied")
     w5.append(
         _variant(
             "ours as deployed: store, answer and apply on the one core",
-            _leadpact(db, apply=True),
+            _leadpact(work, "w5-applied", apply=True),
             env,
             hubspot,
             "hubspot",
@@ -270,14 +275,13 @@ def w5_w6(tier: str, cache: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             tier,
             work,
             "the background processor defers to arriving deliveries; what is pending at the end drains after",
-            _drain(db),
+            _drain(work / "w5-applied.db"),
         )
     )
-    db = _fresh(work, "w5-generic")
     w5.append(
         _variant(
             "ours, generic endpoint: one canonical event (serve --no-apply)",
-            _leadpact(db, apply=False),
+            _leadpact(work, "w5-generic", apply=False),
             env,
             "/webhooks/generic",
             "generic",
@@ -335,11 +339,10 @@ def w5_w6(tier: str, cache: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     w5.append(ceiling)
 
     w6: list[LoadRun] = []
-    db = _fresh(work, "w6")
     w6.append(
         _variant(
             "ours: 100-event HubSpot batches, stored durably, then answered (serve --no-apply)",
-            _leadpact(db, apply=False),
+            _leadpact(work, "w6", apply=False),
             env,
             hubspot,
             "hubspot",
@@ -350,11 +353,10 @@ def w5_w6(tier: str, cache: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             "c=10 (HubSpot keeps at most 10 requests in flight); signature v3 over each 30 kB body",
         )
     )
-    db = _fresh(work, "w6-applied")
     w6.append(
         _variant(
             "ours as deployed: 100-event batches, applying on the same core",
-            _leadpact(db, apply=True),
+            _leadpact(work, "w6-applied", apply=True),
             env,
             hubspot,
             "hubspot",
@@ -363,7 +365,7 @@ def w5_w6(tier: str, cache: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             tier,
             work,
             "applying lags during the burst and drains after",
-            _drain(db),
+            _drain(work / "w6-applied.db"),
         )
     )
     w6.append(
