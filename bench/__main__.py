@@ -1,4 +1,4 @@
-"""`python -m bench --tier S|M|L --out bench-results.json`: W1–W4 and W7, each beside its baselines.
+"""`python -m bench --tier S|M|L --out bench-results.json`: W1–W7 and W10, each beside its baselines.
 
 Generated store files and working copies live in the cache dir (default ~/.cache/leadpact-bench,
 or LEADPACT_BENCH_CACHE), never in the repository. A tier M or L run also runs W3 at tier S,
@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import sys
 import time
 from dataclasses import asdict
@@ -20,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import imports, workloads
+from bench import imports, webhooks, workloads
 from bench.generate import CLOCKS_VERSION, GENERATOR_VERSION, TIERS, dataset
 from bench.machine import machine_info
 from bench.workloads import Variant
@@ -62,7 +63,25 @@ TARGETS = {
         ("≥ 20× per-lead loop with jpholiday", "jpholiday", 20.0),
     ],
 }
-WORKLOADS = ["W1", "W2", "W3", "W4", "W7", "W10"]
+# W5/W6 (HTTP): (target, measure, threshold); measures are "rps", "eps", "p99" of the named variant's
+# median run, or a ratio "a/b" of two variants' events/s. Not tier-dependent: judged at every tier.
+HTTP_TARGETS = {
+    "W5": [
+        ("ours ≥ 1,500 req/s", "rps", "ours:", 1_500.0),
+        ("ours p99 ≤ 50 ms", "p99", "ours:", 50.0),
+        ("ours ≥ 40 % of FastAPI + pydantic (no store)", "ratio", ("ours:", "FastAPI + pydantic"), 0.4),
+        ("as deployed ≥ 1,500 req/s", "rps", "ours as deployed", 1_500.0),
+        ("as deployed p99 ≤ 50 ms", "p99", "ours as deployed", 50.0),
+    ],
+    "W6": [
+        ("ours ≥ 30,000 events/s", "eps", "ours:", 30_000.0),
+        ("ours p99 ≤ 100 ms", "p99", "ours:", 100.0),
+        ("ours ≥ 15× W5 in events/s", "ratio", ("ours:", "ours, single events"), 15.0),
+        ("as deployed ≥ 30,000 events/s", "eps", "ours as deployed", 30_000.0),
+        ("as deployed p99 ≤ 100 ms", "p99", "ours as deployed", 100.0),
+    ],
+}
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W10"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
                 results["workloads"]["W10"] = imports.w10(tier, cache, url)
             else:
                 console.print("W10 skipped: set LEADPACT_BENCH_POSTGRES_URL (a database it may empty)")
+        if wanted & {"W5", "W6"}:
+            console.print("W5/W6 webhook ingest over HTTP (server on one core, load generator on the other) …")
+            w5, w6 = webhooks.w5_w6(tier.name, cache)
+            for name, found in (("W5", w5), ("W6", w6)):
+                if name in wanted:
+                    results["workloads"][name] = found
     finally:
         workloads.cleanup(cache)
     results["seconds"] = round(time.perf_counter() - started, 1)
@@ -151,9 +176,34 @@ def _size_ratio(tier: str, seconds: float, pact: Any, cache: Path, console: Cons
     return {"S_seconds": small, f"{tier}_seconds": seconds, "ratio": seconds / small, "S_source": source}
 
 
+def _figure(variants: list[webhooks.LoadRun], prefix: str, measure: str) -> float:
+    found = next(v for v in variants if v.name.startswith(prefix))
+    return {"rps": found.requests_per_second, "eps": found.events_per_second, "p99": found.p99_ms}[measure]
+
+
+def _judge_http(results: dict[str, Any]) -> None:
+    for name, targets in HTTP_TARGETS.items():
+        workload = results["workloads"].get(name)
+        if workload is None:
+            continue
+        variants: list[webhooks.LoadRun] = workload["variants"]
+        verdicts = []
+        for label, measure, which, threshold in targets:
+            if measure == "ratio":
+                ours, other = which
+                value = _figure(variants, ours, "eps") / _figure(variants, other, "eps")
+                passed = value >= threshold
+            else:
+                value = _figure(variants, str(which), measure)
+                passed = value <= threshold if measure == "p99" else value >= threshold
+            verdicts.append({"target": label, "value": value, "pass": passed, "applies": True, "measure": measure})
+        workload["targets"] = verdicts
+
+
 def _judge(results: dict[str, Any]) -> None:
     """Attach each target's verdict. The targets are for tier L on 2 cores (reference §5.2); at smaller
     tiers they are shown for information, since fixed costs dominate there."""
+    _judge_http(results)
     for name, targets in TARGETS.items():
         workload = results["workloads"].get(name)
         if workload is None:
@@ -183,7 +233,7 @@ def _judge(results: dict[str, Any]) -> None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Variant):
+    if isinstance(value, Variant | webhooks.LoadRun):
         return asdict(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
@@ -198,6 +248,8 @@ def _print(console: Console, results: dict[str, Any]) -> None:
     for column in ("workload", "variant", "seconds", "× ours", "note"):
         table.add_column(column, justify="right" if column in ("seconds", "× ours") else "left")
     for name, workload in results["workloads"].items():
+        if name in HTTP_TARGETS:
+            continue
         variants: list[Variant] = workload["variants"]
         ours = variants[0].seconds
         for i, variant in enumerate(variants):
@@ -210,20 +262,61 @@ def _print(console: Console, results: dict[str, Any]) -> None:
             )
         table.add_section()
     console.print(table)
-    verdicts = Table(title="targets (set for tier L on 2 cores)")
+    _print_http(console, results)
+    verdicts = Table(title="targets (set for tier L on 2 cores; W5/W6 at every tier)")
     for column in ("workload", "target", "measured", "verdict"):
         verdicts.add_column(column)
     for name, workload in results["workloads"].items():
         for verdict in workload.get("targets", []):
             value = verdict["value"]
-            in_seconds = verdict["target"].startswith(("ours", "re-import"))
-            shown = f"{value:.3f} s" if in_seconds else f"{value:.2f}×"
+            measure = verdict.get("measure")
+            if measure in ("rps", "eps"):
+                shown = f"{value:,.0f}/s"
+            elif measure == "p99":
+                shown = f"{value:.1f} ms"
+            elif measure == "ratio":
+                shown = f"{value:.2f}×"
+            else:
+                in_seconds = verdict["target"].startswith(("ours", "re-import"))
+                shown = f"{value:.3f} s" if in_seconds else f"{value:.2f}×"
             if not verdict["applies"]:
                 mark = "[dim]" + ("pass" if verdict["pass"] else "miss") + " (tier L target)[/]"
             else:
                 mark = "[green]pass[/]" if verdict["pass"] else "[red]miss[/]"
             verdicts.add_row(name, verdict["target"], shown, mark)
     console.print(verdicts)
+
+
+def _print_http(console: Console, results: dict[str, Any]) -> None:
+    for name in HTTP_TARGETS:
+        workload = results["workloads"].get(name)
+        if workload is None:
+            continue
+        title = (
+            f"{name}: {workload['events_per_request']} event(s) per request, c={workload['connections']}, "
+            "server on 1 core, load generator on the other (median run)"
+        )
+        table = Table(title=title)
+        for column in ("variant", "req/s", "events/s", "p50 ms", "p99 ms", "max ms", "server CPU", "note"):
+            table.add_column(column, justify="left" if column in ("variant", "note") else "right")
+        for v in workload["variants"]:
+            cpu = statistics.median([r["server_cpu"] for r in v.runs]) if v.runs else None
+            note = v.note
+            if v.extra.get("backlog_at_end") is not None:
+                note += (
+                    f"; {v.extra['backlog_at_end']:,} pending at the end, applied in {v.extra['drain_seconds']:.1f} s"
+                )
+            table.add_row(
+                v.name,
+                f"{v.requests_per_second:,.0f}",
+                f"{v.events_per_second:,.0f}",
+                f"{v.p50_ms:.1f}",
+                f"{v.p99_ms:.1f}",
+                f"{v.max_ms:.1f}",
+                f"{cpu:.0%}" if cpu is not None else "",
+                note,
+            )
+        console.print(table)
 
 
 if __name__ == "__main__":

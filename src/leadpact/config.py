@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from leadpact.domain.lifecycle import Stage
 
 DEFAULT_DATABASE_URL = "sqlite:///leadpact.db"
 
@@ -38,3 +40,36 @@ class Settings(BaseSettings):
         default=None,
         description="The notification channels file (YAML) for neglected-lead escalation; none: breaches are not sent.",
     )
+    hubspot_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The HubSpot app's client secret, which signs its webhooks; none: /webhooks/hubspot refuses every "
+        "delivery.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The shared secret generic senders sign canonical events with; none: /webhooks/generic refuses "
+        "every delivery.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL senders reach leadpact at (scheme, host, any path prefix a proxy removes), e.g. "
+        "https://leadpact.example.co.jp; HubSpot signs the full URL it called. None: the request's own.",
+    )
+    hubspot_owners: dict[str, str] = Field(
+        default_factory=dict,
+        description='HubSpot owner ids and the leadpact users they are, as JSON: {"12345": "田中美咲"}.',
+    )
+    hubspot_stages: dict[str, Stage | None] = Field(
+        default_factory=dict,
+        description="Custom HubSpot lifecycle stage values and the leadpact stages they are (null: none), as JSON: "
+        '{"1234567": "sal"}.',
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError(f"{value!r} is not a base URL like https://leadpact.example.co.jp")
+        return value.rstrip("/")

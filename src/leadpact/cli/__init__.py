@@ -370,3 +370,7 @@ _export.register(app)
 from leadpact.cli import identities as _identities  # noqa: E402
 
 _identities.register(app)
+
+from leadpact.cli import serve as _serve  # noqa: E402
+
+_serve.register(app)

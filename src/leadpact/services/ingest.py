@@ -93,6 +93,14 @@ def ingest(
     return report
 
 
+def apply_events(store: Store, now: datetime, lines: list[ParsedLine | LineError]) -> IngestReport:
+    """Apply parsed events inside the caller's unit of work, without committing: for a caller that
+    records what it applied in the same transaction (the webhook processor)."""
+    report = IngestReport()
+    _apply_batch(store, now, lines, report)
+    return report
+
+
 def _apply_with_retry(engine: Engine, clock: Clock, batch: list[ParsedLine | LineError]) -> IngestReport:
     """One batch in one transaction. Another writer committing the same events or leads first
     makes ours fail on a unique key (or, for a lead both change, on its row version); the retry then

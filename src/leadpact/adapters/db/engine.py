@@ -23,8 +23,13 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_CACHE_KIB = 128 * 1024
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`, with SQLite configured for safe concurrent use."""
+def make_engine(url: str, durable: bool = False) -> Engine:
+    """An engine for `url`, with SQLite configured for safe concurrent use.
+
+    `durable`: every SQLite commit is synced to disk before it returns (synchronous=FULL), for
+    writes acknowledged to a sender that will not send them again (webhook deliveries). Otherwise
+    commits survive a crash of the process but not of the machine (NORMAL: checkpoints sync).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -39,7 +44,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             cursor.execute("PRAGMA busy_timeout=30000")
             # 128 MiB of page cache instead of SQLite's 2 MiB: a bulk unit of work reads rows
             # and then writes them back (the incremental rescore reads 10 k score rows of a

@@ -428,3 +428,49 @@ identity_policy = Table(
     Column("changed_at", Instant, nullable=False),
     Column("changed_by", String(200), nullable=False),
 )
+
+# Every event a webhook delivered, stored as received before the delivery is acknowledged (so an
+# acknowledged event is never lost), then applied after; processing fills in the outcome.
+# (channel, source, event_key) is the idempotency key: a redelivery stores nothing (docs/webhooks.md).
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(16), nullable=False),  # hubspot | generic: the endpoint, which decides how it applies
+    Column("source", String(64), nullable=False),  # "hubspot", or the canonical event's source
+    Column("event_key", String(200), nullable=False),  # HubSpot: eventId-digest; generic: the event's id
+    Column("object_id", String(200)),  # the HubSpot contact (objectId) an event is about
+    Column("occurred_at", Instant, nullable=False),
+    Column("payload", Text, nullable=False),  # the event's JSON
+    Column("payload_hash", String(64), nullable=False),
+    Column("received_at", Instant, nullable=False),
+    Column("processed_at", Instant),
+    Column("outcome", String(16)),  # applied | superseded | rejected | not_applied | refused; NULL while pending
+    Column("note", Text),
+    UniqueConstraint("channel", "source", "event_key", name="uq_webhook_events_channel_source_event_key"),
+    Index(
+        "ix_webhook_events_pending",
+        "id",
+        sqlite_where=text("processed_at IS NULL"),
+        postgresql_where=text("processed_at IS NULL"),
+    ),
+    # A contact's rejected events are tried again when an older event of it applies late.
+    Index(
+        "ix_webhook_events_rejected",
+        "object_id",
+        sqlite_where=text("outcome = 'rejected'"),
+        postgresql_where=text("outcome = 'rejected'"),
+    ),
+)
+
+# The newest applied value of each HubSpot contact's property (email, stage, owner, each attribute),
+# with the event that set it: an older value delivered late never overwrites it.
+hubspot_values = Table(
+    "hubspot_values",
+    metadata,
+    Column("object_id", String(200), primary_key=True),
+    Column("register", String(120), primary_key=True),
+    Column("value", Text),
+    Column("occurred_at", Instant, nullable=False),
+    Column("event_key", String(200), nullable=False),
+)

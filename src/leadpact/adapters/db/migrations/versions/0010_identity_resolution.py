@@ -4,7 +4,7 @@ New tables only; no existing table changes. Stores migrated before this revision
 normalised with plus-addressing `keep`, which is what a missing identity_policy row means.
 
 Revision ID: 0010
-Revises: 0008 (0008 and 0009 are being written beside it; the chain is set when they meet)
+Revises: 0009
 Create Date: 2026-11-25 10:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
