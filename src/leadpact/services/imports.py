@@ -43,6 +43,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from leadpact.adapters.db.driver import bulk_cache
 from leadpact.adapters.db.imports import Counts
 from leadpact.adapters.db.store import PactVersion, Store, User
 from leadpact.adapters.db.tables import from_micros, to_micros
@@ -262,6 +263,7 @@ class _Job:
         self.actor = f"import:{format}"
 
     def apply(self, store: Store, now: datetime, batch: list[Row | Problem], run_id: int | None) -> _Applied:
+        bulk_cache(store.connection)
         quarantined: list[Quarantined] = []
         problems: list[Problem] = []
 
