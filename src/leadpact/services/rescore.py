@@ -41,6 +41,7 @@ from leadpact.adapters.analytics.scoring import (
     RowClassifier,
     rescore_in_store,
 )
+from leadpact.adapters.db import driver
 from leadpact.adapters.db.score_state import StateMatrix
 from leadpact.adapters.db.store import Store
 from leadpact.adapters.db.tables import to_micros
@@ -222,18 +223,15 @@ class _Stored:
 
 
 def _postgres(store: Store) -> bool:
-    return store.connection.dialect.name == "postgresql"
+    return driver.is_postgres(store.connection)
 
 
 def _mark(store: Store) -> str:
-    """The driver's parameter placeholder (psycopg: %s, sqlite3: ?)."""
-    return "%s" if _postgres(store) else "?"
+    return driver.mark(store.connection)
 
 
 def _ids_param(store: Store, lead_ids: list[int]) -> tuple[str, Any]:
-    if _postgres(store):
-        return "= ANY(%s)", lead_ids
-    return "IN (SELECT value FROM json_each(?))", json.dumps(lead_ids)
+    return driver.in_list(store.connection, lead_ids)
 
 
 def _lock(store: Store, lead_ids: list[int]) -> None:
@@ -251,8 +249,7 @@ def _lock(store: Store, lead_ids: list[int]) -> None:
 
 
 def _cursor(store: Store) -> Any:
-    """A cursor of the unit of work's own driver connection (same transaction): plain tuples."""
-    return store.connection.connection.cursor()
+    return driver.cursor(store.connection)
 
 
 def _stored_scores(store: Store, lead_ids: list[int], version: int) -> _Stored:
