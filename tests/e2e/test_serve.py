@@ -106,3 +106,28 @@ def test_a_signed_delivery_to_leadpact_serve_becomes_a_lead(
     )
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=WAIT) == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LEADPACT_HUBSPOT_OWNERS", "{12345: 田中}", "error: LEADPACT_HUBSPOT_OWNERS is not valid JSON"),
+        (
+            "LEADPACT_HUBSPOT_STAGES",
+            '{"1234567": "customer"}',
+            "error: LEADPACT_HUBSPOT_STAGES['1234567']: Input should be 'lead', 'mql', 'sal',",
+        ),
+        (
+            "LEADPACT_PUBLIC_URL",
+            "leadpact.example.co.jp",
+            "error: LEADPACT_PUBLIC_URL: 'leadpact.example.co.jp' is not a base URL like https://",
+        ),
+    ],
+)
+def test_a_setting_the_user_got_wrong_is_one_line_naming_it(
+    env: dict[str, str], variable: str, value: str, message: str
+) -> None:
+    done = leadpact({**env, variable: value}, "webhooks", "list")
+    assert done.returncode == 2
+    assert done.stderr.startswith(message)
+    assert "Traceback" not in done.stderr
