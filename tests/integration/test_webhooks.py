@@ -497,3 +497,10 @@ def test_a_stored_event_that_no_longer_reads_is_refused_and_the_others_still_app
         ),
     ]
     assert lead_of(app, "501") is not None and lead_of(app, "502") is None
+
+
+def test_a_body_over_5_mb_is_413_and_stores_nothing(client: TestClient, app: App) -> None:
+    body = b"[" + b" " * (5 * 1024 * 1024) + b"]"
+    answer = client.post("/webhooks/hubspot", content=body, headers=hubspot_headers(body, app.clock.now()))
+    assert (answer.status_code, answer.json()["detail"]) == (413, "the body is over 5 MB")
+    assert count(app, t.webhook_events) == 0
