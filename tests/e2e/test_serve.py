@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from leadpact.cli import app
 from tests.deliveries import HUBSPOT_SECRET, body_of, contact_event, free_port, hubspot_headers
 
 WAIT = 60.0  # seconds for the server to start and to apply; a bound on a hang, not a speed claim
@@ -91,11 +95,16 @@ def test_a_signed_delivery_to_leadpact_serve_becomes_a_lead(
     unsigned = httpx.post(url, content=body, timeout=WAIT)
     assert unsigned.status_code == 401
 
+    database = env["LEADPACT_DATABASE_URL"].removeprefix("sqlite:///")
+
     def applied() -> bool:
-        listed = json.loads(leadpact(env, "webhooks", "list", "--json").stdout)
-        return bool(listed["counts"].get("applied") == 3)
+        with closing(sqlite3.connect(database)) as connection:
+            found = connection.execute("SELECT count(*) FROM webhook_events WHERE outcome = 'applied'").fetchone()
+        return bool(found[0] == 3)
 
     until(applied, "the server to apply the delivery")
+    listed = json.loads(leadpact(env, "webhooks", "list", "--json").stdout)
+    assert listed["counts"] == {"applied": 3}
     shown = leadpact(env, "lead", "show", "hanako@example.co.jp", "--json")
     assert shown.returncode == 0, shown.stderr
     lead = json.loads(shown.stdout)
@@ -106,3 +115,28 @@ def test_a_signed_delivery_to_leadpact_serve_becomes_a_lead(
     )
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=WAIT) == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LEADPACT_HUBSPOT_OWNERS", "{12345: 田中}", "error: LEADPACT_HUBSPOT_OWNERS is not valid JSON"),
+        (
+            "LEADPACT_HUBSPOT_STAGES",
+            '{"1234567": "customer"}',
+            "error: LEADPACT_HUBSPOT_STAGES['1234567']: Input should be 'lead', 'mql', 'sal',",
+        ),
+        (
+            "LEADPACT_PUBLIC_URL",
+            "leadpact.example.co.jp",
+            "error: LEADPACT_PUBLIC_URL: 'leadpact.example.co.jp' is not a base URL like https://",
+        ),
+    ],
+)
+def test_a_setting_the_user_got_wrong_is_one_line_naming_it(
+    env: dict[str, str], variable: str, value: str, message: str
+) -> None:
+    done = CliRunner().invoke(app, ["webhooks", "list"], env={**env, variable: value})
+    assert done.exit_code == 2
+    assert done.stderr.startswith(message)
+    assert done.exception is None or isinstance(done.exception, SystemExit)

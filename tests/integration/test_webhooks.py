@@ -475,3 +475,32 @@ def test_the_sender_code_in_the_docs_is_accepted(database_url: str) -> None:
         with pytest.raises(Exception, match="401"):
             send(f"{base}/webhooks/generic", b"not the secret", [generic_event("doc-2")])
     assert json.loads(answer) == {"received": 1, "stored": 1, "duplicates": 0, "refused": []}
+
+
+def test_a_stored_event_that_no_longer_reads_is_refused_and_the_others_still_apply(
+    client: TestClient, app: App
+) -> None:
+    now = app.clock.now()
+    assert post_hubspot(client, [contact_event(1, now), contact_event(2, now, contact=502)], app).json()["stored"] == 2
+    with app.engine.begin() as c:  # as another version might have stored it
+        c.execute(
+            t.webhook_events.update().where(t.webhook_events.c.object_id == "502").values(payload='{"eventId":2}')
+        )
+    report = process(app)
+    assert (report.taken, report.applied) == (2, 1)
+    assert [(outcome, note) for _, outcome, note in stored(app)] == [
+        ("applied", None),
+        (
+            "refused",
+            "subscriptionType: required field is missing; objectId: required field is missing; "
+            "occurredAt: required field is missing",
+        ),
+    ]
+    assert lead_of(app, "501") is not None and lead_of(app, "502") is None
+
+
+def test_a_body_over_5_mb_is_413_and_stores_nothing(client: TestClient, app: App) -> None:
+    body = b"[" + b" " * (5 * 1024 * 1024) + b"]"
+    answer = client.post("/webhooks/hubspot", content=body, headers=hubspot_headers(body, app.clock.now()))
+    assert (answer.status_code, answer.json()["detail"]) == (413, "the body is over 5 MB")
+    assert count(app, t.webhook_events) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,10 @@ from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from leadpact.adapters.channels import Channels, ChannelsInvalid, load_channels
@@ -116,7 +120,24 @@ def _root(
         overrides["lang"] = lang
     if channels:
         overrides["channels"] = channels
-    ctx.obj = Context(Settings(**overrides))
+    ctx.obj = Context(_settings(overrides))
+
+
+def _settings(overrides: dict[str, Any]) -> Settings:
+    """The settings, or one line per setting the user must fix (exit 2) instead of a traceback."""
+    try:
+        return Settings(**overrides)
+    except SettingsError as exc:  # pydantic-settings could not parse a JSON value
+        named = re.search(r'field "(\w+)"', str(exc))
+        setting = f"LEADPACT_{named.group(1).upper()}" if named else "a LEADPACT_ setting"
+        err.print(f"[red]error:[/red] {escape(setting)} is not valid JSON")
+    except ValidationError as exc:
+        for problem in exc.errors():
+            field, *inside = problem["loc"]
+            where = f"LEADPACT_{str(field).upper()}" + "".join(f"[{part!r}]" for part in inside)
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            err.print(f"[red]error:[/red] {escape(where)}: {escape(message)}")
+    raise typer.Exit(2)
 
 
 def main() -> None:

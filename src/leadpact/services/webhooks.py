@@ -30,6 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -37,7 +38,7 @@ from leadpact.adapters.db.store import PactVersion, Store
 from leadpact.adapters.db.tables import to_micros
 from leadpact.adapters.db.webhooks import AppliedValue, HubSpotValues, Key, StoredEvent, WebhookEvents
 from leadpact.adapters.events import LineError, ParsedLine, parse_line
-from leadpact.adapters.hubspot_webhooks import SYSTEM, Effect, HubSpotEvent, Meaning, meaning
+from leadpact.adapters.hubspot_webhooks import SYSTEM, Effect, HubSpotEvent, Meaning, describe, meaning
 from leadpact.domain.clock import Clock
 from leadpact.domain.lifecycle import Stage
 from leadpact.services.ingest import apply_events
@@ -342,14 +343,22 @@ class _HubSpotPass:
         self.applied_contacts: set[str] = set()
         self.pact: PactVersion | None = None
 
-    def _meaning(self, row: StoredEvent) -> Meaning:
-        event = HubSpotEvent.model_validate_json(row.payload)
+    def _meaning(self, row: StoredEvent) -> Meaning | None:
+        """What a stored event means; None, and refused, when it no longer reads as a HubSpot event
+        (stored by another version): one such event must not stop every pass after it."""
+        try:
+            event = HubSpotEvent.model_validate_json(row.payload)
+        except ValidationError as exc:
+            self._finish(row, Outcome.REFUSED, describe(exc))
+            return None
         return meaning(event, row.event_key, self.mappings.owners, self.mappings.stages)
 
     def run(self, rows: list[StoredEvent]) -> None:
         contacts: dict[str, list[_Item]] = {}
         for row in rows:
             found = self._meaning(row)
+            if found is None:
+                continue
             if found.object_id is None or not found.effects:
                 outcome = Outcome.REJECTED if found.rejected else Outcome.NOT_APPLIED
                 self._finish(row, outcome, found.rejected or found.not_applied)
@@ -360,8 +369,8 @@ class _HubSpotPass:
         oldest = {contact: min(i.order for i in items) for contact, items in contacts.items()}
         for row in WebhookEvents(self.store.connection).rejected_of(HUBSPOT, contacts):
             assert row.object_id is not None
-            if _order(row.occurred_at, row.event_key) > oldest[row.object_id]:
-                contacts[row.object_id].append(_Item(row, self._meaning(row), retry=True))
+            if _order(row.occurred_at, row.event_key) > oldest[row.object_id] and (again := self._meaning(row)):
+                contacts[row.object_id].append(_Item(row, again, retry=True))
         for items in contacts.values():
             items.sort(key=lambda i: i.order)
         self.values = HubSpotValues(self.store.connection).of(contacts)
