@@ -63,7 +63,6 @@ from leadpact.services.rescore import Folded, fold_activities
 
 BATCH = 5_000
 SHOWN_PROBLEMS = 200  # problems kept in the report for display; quarantine keeps them all
-FINGERPRINT_SPAN = 1 << 20
 Progress = Callable[[int, int], None]  # (rows just applied, bytes of the file read so far)
 
 
@@ -110,15 +109,10 @@ class ImportReport:
 
 
 def fingerprint(path: Path) -> str:
-    """A file's identity for resuming: its size and the hash of its first and last MiB."""
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
+    """A file's identity for resuming: the SHA-256 of all its bytes (about 0.2 s for 100 MB, against
+    the minute such a file takes to import), so a cut-off run resumes only on the very same file."""
     with path.open("rb") as stream:
-        digest.update(stream.read(FINGERPRINT_SPAN))
-        if size > FINGERPRINT_SPAN:
-            stream.seek(max(FINGERPRINT_SPAN, size - FINGERPRINT_SPAN))
-            digest.update(stream.read())
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 @contextmanager
