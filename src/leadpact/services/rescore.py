@@ -222,18 +222,6 @@ class _Stored:
     attributes: list[float]
 
 
-def _postgres(store: Store) -> bool:
-    return driver.is_postgres(store.connection)
-
-
-def _mark(store: Store) -> str:
-    return driver.mark(store.connection)
-
-
-def _ids_param(store: Store, lead_ids: list[int]) -> tuple[str, Any]:
-    return driver.in_list(store.connection, lead_ids)
-
-
 def _lock(store: Store, lead_ids: list[int]) -> None:
     """On PostgreSQL, lock the leads against a concurrent fold into the same lead.
 
@@ -242,24 +230,20 @@ def _lock(store: Store, lead_ids: list[int]) -> None:
     same lead cannot both start from the same stored state, and lead_scores held in ROW
     EXCLUSIVE mode so that a running full rebuild (which holds it EXCLUSIVE) finishes first.
     """
-    if _postgres(store):
+    if driver.is_postgres(store.connection):
         store.connection.exec_driver_sql("LOCK TABLE lead_scores IN ROW EXCLUSIVE MODE")
-        where, param = _ids_param(store, lead_ids)
+        where, param = driver.in_list(store.connection, lead_ids)
         store.connection.exec_driver_sql(f"SELECT id FROM leads WHERE id {where} ORDER BY id FOR UPDATE", (param,))
 
 
-def _cursor(store: Store) -> Any:
-    return driver.cursor(store.connection)
-
-
 def _stored_scores(store: Store, lead_ids: list[int], version: int) -> _Stored:
-    where, param = _ids_param(store, lead_ids)
-    mark = _mark(store)
+    where, param = driver.in_list(store.connection, lead_ids)
+    mark = driver.mark(store.connection)
     query = (
         f"SELECT lead_id, as_of, state, attributes FROM lead_scores WHERE lead_id {where} "
         f"AND pact_version = {mark} ORDER BY lead_id"
     )
-    cursor = _cursor(store)
+    cursor = driver.cursor(store.connection)
     try:
         cursor.execute(query, (param, version))
         rows = cursor.fetchall()
@@ -272,7 +256,7 @@ def _stored_scores(store: Store, lead_ids: list[int], version: int) -> _Stored:
 
 
 def _attributes_of(store: Store, lead_ids: list[int]) -> dict[int, dict[str, AttributeValue]]:
-    where, param = _ids_param(store, lead_ids)
+    where, param = driver.in_list(store.connection, lead_ids)
     rows = store.connection.exec_driver_sql(f"SELECT id, email, attributes FROM leads WHERE id {where}", (param,))
     return {lead_id: scoring_attributes(email, _json(attributes) or {}) for lead_id, email, attributes in rows}
 
@@ -282,7 +266,7 @@ def _save(store: Store, scores: BatchScores, version: int, scored_at: int, curre
     the others: INSERT, or replace a score stored under another version."""
     records = scores.layout.encode(scores.states)
     width = records.shape[1]
-    mark = _mark(store)
+    mark = driver.mark(store.connection)
 
     def column(values: npt.NDArray[Any], chosen: Bools) -> list[Any]:
         return values[chosen].tolist()  # type: ignore[no-any-return]
@@ -320,7 +304,7 @@ def _save(store: Store, scores: BatchScores, version: int, scored_at: int, curre
         )
     )
     columns = ("pact_version", "as_of", "state", "behaviour", "attributes", "total", "scored_at")
-    cursor = _cursor(store)
+    cursor = driver.cursor(store.connection)
     try:
         if updates:
             cursor.executemany(
