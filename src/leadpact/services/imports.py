@@ -30,11 +30,11 @@ import gc
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,6 +58,7 @@ from leadpact.domain.ledger import EntryKind
 from leadpact.domain.lifecycle import Stage, owning_department
 from leadpact.domain.scoring import AttributeValue
 from leadpact.services.identities import IdentityRow, resolve_leads
+from leadpact.services.ingest import batches
 from leadpact.services.lifecycle import CONFLICTS, NO_ACTIVE_PACT, Workbench, retrying
 from leadpact.services.rescore import Folded, fold_activities
 
@@ -188,7 +189,7 @@ def _import(
     rows = chain([first] if first is not None else [], items)
     if dry_run:
         with Store(engine) as store:  # one transaction, never committed
-            for batch in _batches(rows, batch_size):
+            for batch in batches(rows, batch_size):
                 report.add(job.apply(store, clock.now(), batch, run_id=None))
                 if progress is not None:
                     progress(len(batch), _position(table))
@@ -208,7 +209,7 @@ def _import(
     assert run_id is not None
     skip = report.resumed_after or 0
     pending = (item for item in rows if _line(item) > skip)
-    for batch in _batches(pending, batch_size):
+    for batch in batches(pending, batch_size):
 
         def work(store: Store, batch: list[Row | Problem] = batch) -> _Applied:
             return job.apply(store, clock.now(), batch, run_id)
@@ -238,12 +239,6 @@ def _quoted(name: str) -> str:
 
 def _line(item: Row | Problem) -> int:
     return item.line
-
-
-def _batches(items: Iterable[Row | Problem], size: int) -> Iterator[list[Row | Problem]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 Quarantined = tuple[int, int, str | None, str, str]  # line, last line, column, reason, raw
@@ -313,8 +308,7 @@ class _Job:
     ) -> list[Row]:
         """The activity rows not imported yet; a row already in the inbox counts unchanged unread."""
         identified = [(row, self.reader.identify(row)) for row in rows]
-        source = str(getattr(self.reader, "source", "import"))
-        known = store.inbox.known(source, [found[0] for _, found in identified if found is not None])
+        known = store.inbox.known(self.reader.source, [found[0] for _, found in identified if found is not None])
         seen: dict[str, str] = {}
         fresh = []
         for row, found in identified:
@@ -419,7 +413,7 @@ class _Activities:
         self, store: Store, now: datetime, pact: PactVersion | None, reader: Reader, refuse: Refuse, outcome: _Outcome
     ) -> None:
         self.store, self.now, self.pact, self.refuse, self.outcome = store, now, pact, refuse, outcome
-        self.source = str(getattr(reader, "source", "import"))
+        self.source = reader.source
         self.file = reader.context.file
 
     def apply(self, records: list[tuple[ActivityRecord, str]]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +39,8 @@ from leadpact.domain.pact import BantItem
 from leadpact.domain.scoring import Activity
 from leadpact.services.identities import IdentityRow, resolve_leads
 from leadpact.services.lifecycle import CONFLICTS, NO_ACTIVE_PACT, SYSTEM, Workbench, actor_of, retrying
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,8 @@ class IngestReport:
         self.transitions += other.transitions
 
 
-def _batches(items: Iterable[ParsedLine | LineError], size: int) -> Iterator[list[ParsedLine | LineError]]:
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last shorter), read lazily: one batch in memory at a time."""
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -85,7 +88,7 @@ def ingest(
 ) -> IngestReport:
     """Apply parsed event lines; returns what was created, unchanged and rejected."""
     report = IngestReport()
-    for batch in _batches(lines, batch_size):
+    for batch in batches(lines, batch_size):
         report.merge(_apply_with_retry(engine, clock, batch))
         if progress is not None:
             progress(len(batch))

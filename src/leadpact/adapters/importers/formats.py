@@ -129,6 +129,7 @@ class Reader:
     """Reads the rows of one file of one format."""
 
     kind: Kind = "leads"
+    source = "import"  # activity readers: the system whose activity ids the rows carry (the inbox key)
 
     def __init__(self, header: Sequence[str], context: Context) -> None:
         self.context = context
@@ -493,7 +494,7 @@ class MarketoLeads(Reader):
 
 class MarketoActivities(Reader):
     kind: Kind = "activities"
-    source = "marketo"  # the system whose activity ids these are (the inbox's idempotency key)
+    source = "marketo"
 
     def table(self) -> Mapping[str, tuple[str, ...]]:
         return marketo.ACTIVITY_COLUMNS
