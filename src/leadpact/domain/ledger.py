@@ -26,11 +26,14 @@ class EntryKind(StrEnum):
     BANT = "bant"  # sales recorded BANT answers or facts
     MERGE = "merge"  # two leads were found to be one person (evidence: the merge, its rule and proof)
     UNMERGE = "unmerge"  # an admin undid a merge (evidence: what was restored)
+    DISPUTE = "dispute"  # marketing disputed a rejection (evidence: the rejection, the MQL criteria at handoff)
+    RESOLUTION = "resolution"  # a manager upheld or overturned a dispute (evidence: the outcome, any reinstatement)
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One recorded fact about a lead: a stage move, an assignment, a contact, BANT, a merge or its undo."""
+    """One recorded fact about a lead: a stage move, an assignment, a contact, BANT, a merge or its undo,
+    a dispute of a rejection or its resolution."""
 
     lead_id: int
     kind: EntryKind

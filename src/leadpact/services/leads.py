@@ -17,7 +17,7 @@ from leadpact.domain.scoring import ScoreBreakdown, ScoreState, score
 @dataclass(frozen=True, slots=True)
 class TimelineItem:
     at: datetime
-    kind: str  # activity | transition | assignment | contact | bant | merge | unmerge
+    kind: str  # activity | transition | assignment | contact | bant | merge | unmerge | dispute | resolution
     text: str
     pact_version: int | None = None
     seq: int | None = None
@@ -101,6 +101,16 @@ def _what(entry: LedgerEntry) -> str:
         return f"contact by {entry.actor} ({entry.evidence.get('channel')})"
     if kind in ("merge", "unmerge"):
         return _describe_merge(entry)
+    if kind == "dispute":
+        return f"rejection #{entry.evidence.get('rejection')} disputed by {entry.actor} ({entry.department})"
+    if kind == "resolution":
+        e = entry.evidence
+        text = f"dispute #{e.get('dispute')} {e.get('outcome')} by {entry.actor}"
+        if e.get("reinstated"):
+            text += f"; back to {e.get('reinstated')}" + (f" with {e.get('given_to')}" if e.get("given_to") else "")
+        elif e.get("moved_on_to"):
+            text += f"; not given back (the lead had moved on to {e.get('moved_on_to')})"
+        return text
     bant = entry.evidence.get("bant", {})
     confirmed = [k for k, v in bant.items() if v] if isinstance(bant, dict) else []
     return f"BANT by {entry.actor}: {', '.join(confirmed) or 'none confirmed'}"

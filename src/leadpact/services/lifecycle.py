@@ -276,6 +276,22 @@ class Workbench:
             override=override and gate is not None,
         )
 
+    def reinstate(
+        self, lead_id: int, to: Stage, at: datetime, actor: Actor, note: str, evidence: Mapping[str, object]
+    ) -> None:
+        """Give a lead back the stage a rejection took from it, by a manager's verdict on a dispute.
+
+        Not a move of the allowed-transitions table (nobody may move recycled → sal), so it is
+        recorded as a manager override, with the dispute as its evidence; the clocks the new
+        stage starts run as after any move.
+        """
+        if not actor.is_manager:
+            raise InvalidTransition(f"only a manager may give a lead its stage back; {actor.name} is not one")
+        work = self.work[lead_id]
+        self._transition(
+            work, to, at=at, actor=actor.name, department=actor.department, evidence=evidence, note=note, override=True
+        )
+
     def _gate(self, work: LeadWork, gate: str, at: datetime) -> CriteriaCheck:
         pact = self._require_pact()
         state = self.state_at(work, at)
@@ -353,6 +369,26 @@ class Workbench:
         work.lead = replace(work.lead, bant=bant)
         work.touched = True
         self._record(work, EntryKind.BANT, at, actor.name, actor.department, evidence=bant.as_evidence(), note=note)
+
+    def record(
+        self,
+        lead_id: int,
+        kind: EntryKind,
+        at: datetime,
+        actor: Actor,
+        *,
+        evidence: Mapping[str, object],
+        reason: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Record a fact about a lead that changes none of its state (a dispute, its resolution).
+
+        The lead's row is still written back with its version moved on, so two units of work
+        that each checked the lead's ledger before adding to it cannot both commit.
+        """
+        self._record(
+            self.work[lead_id], kind, at, actor.name, actor.department, evidence=evidence, reason=reason, note=note
+        )
 
     # --- recording -----------------------------------------------------------
 
@@ -510,8 +546,9 @@ class Workbench:
         activated = self.pact.activated_at if self.pact is not None else None
         return activated is not None and entry.at >= activated
 
-    def flush(self) -> None:
-        """Write every touched lead, its score state, contacts and ledger entries (no commit)."""
+    def flush(self) -> list[int]:
+        """Write every touched lead, its score state, contacts and ledger entries (no commit);
+        returns the sequence numbers the ledger gave the new entries, in order."""
         touched = [w for w in self.work.values() if w.touched]
         self.store.leads.save_states([(w.lead, w.owner_id, w.version) for w in touched], self.now)
         if self.pact is not None:
@@ -540,9 +577,10 @@ class Workbench:
             self.store.scores.save(rows)
         self.store.contacts.add(self.contacts)
         self._run_clocks([e for e in self.ledger if self._governed(e)])
-        self.store.ledger.append(self.ledger)
+        appended = self.store.ledger.append(self.ledger)
         self.contacts, self.ledger = [], []
         for work in self.work.values():
             if work.touched:
                 work.version += 1
             work.touched = work.stale_score = False
+        return appended

@@ -747,6 +747,11 @@ def _entry_row(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
+def entry_from_row(row: Any) -> LedgerEntry:
+    """A stored ledger row as the domain sees it (for the repositories that read the ledger)."""
+    return _entry(row)
+
+
 def _entry(row: Any) -> LedgerEntry:
     return LedgerEntry(
         lead_id=row.lead_id,

@@ -180,6 +180,10 @@ lead_scores = Table(
     Column("scored_at", Instant, nullable=False),
 )
 
+# The ledger entries the partial indexes of migration 0011 cover (leadpact.domain.rejection, .disputes).
+REJECTIONS = "kind = 'transition' AND to_stage IN ('recycled', 'disqualified')"
+DISPUTES = "kind IN ('dispute', 'resolution')"
+
 ledger_entries = Table(
     "ledger_entries",
     metadata,
@@ -209,6 +213,20 @@ ledger_entries = Table(
         "at",
         sqlite_where=text("kind = 'assignment'"),
         postgresql_where=text("kind = 'assignment'"),
+    ),
+    # The feedback report reads a period's moves to recycled or disqualified (migration 0011).
+    Index(
+        "ix_ledger_entries_rejections",
+        "at",
+        sqlite_where=text(REJECTIONS),
+        postgresql_where=text(REJECTIONS),
+    ),
+    # Disputes and their resolutions, listed and checked per lead (migration 0011).
+    Index(
+        "ix_ledger_entries_disputes",
+        "lead_id",
+        sqlite_where=text(DISPUTES),
+        postgresql_where=text(DISPUTES),
     ),
 )
 
