@@ -395,3 +395,15 @@ _identities.register(app)
 from leadpact.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)
+
+from leadpact.cli import rejections as _rejections  # noqa: E402
+
+_rejections.register(lead_app)
+
+from leadpact.cli import disputes as _disputes  # noqa: E402
+
+_disputes.register(app)
+
+from leadpact.cli import feedback as _feedback  # noqa: E402
+
+_feedback.register(app)

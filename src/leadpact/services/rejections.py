@@ -35,10 +35,13 @@ class RejectOutcome:
     lead: Lead
     from_stage: Stage
     seq: int
+    actor: str
+    department: str  # the actor's
     rejection: Rejection | None  # None: a move allowed to marketing, not a rejection by sales
     reason: ReasonCode
     stopped: list[ClockRun]  # the clocks the move stopped
     running: list[ClockRun]  # the lead's clocks still running (the pact does not stop them at this move)
+    zone: str  # the active pact calendar's time zone, for showing times
 
 
 def reject_lead(
@@ -74,10 +77,13 @@ def reject_lead(
             lead=bench.work[lead.id].lead,
             from_stage=lead.stage,
             seq=seq,
+            actor=user.name,
+            department=user.department,
             rejection=rejection_of(seq, entry, pact.pact),
             reason=code,
             stopped=[c for c in clocks if c.stopped_at == now and c.stopped_by is event],
             running=[c for c in clocks if c.is_running],
+            zone=pact.pact.calendar.timezone,
         )
 
     return retrying(engine, work)
