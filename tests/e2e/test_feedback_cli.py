@@ -86,7 +86,10 @@ def test_a_rejection_disputed_and_overturned_then_the_feedback(sqlite_url: str, 
     assert "異議はありません" in run(db, "dispute", "list", "--open")[1]
     assert "取消" in run(db, "dispute", "list")[1]
     assert json.loads(run(db, "dispute", "show", dispute, "--json")[1])["resolution"]["reinstated"] == "mql"
-    assert f"dispute #{dispute} overturned by 小林; back to mql" in run(db, "lead", "show", LEAD)[1]
+    shown = run(db, "lead", "show", LEAD)[1]
+    assert f"dispute #{dispute} overturned by 小林; back to mql" in shown
+    assert "recycled → mql [override] by 小林 (inside_sales)" in shown
+    assert shown.count("under pact v1: score") == 1  # why it became an MQL: once, the reinstatement checked nothing
 
     code, out, _ = run(
         db,

@@ -230,6 +230,11 @@ def test_disputes_the_rules_refuse(app: App) -> None:
     for by, entry, message in cases:
         with pytest.raises(DomainError, match=message.replace("(", r"\(").replace(")", r"\)")):
             open_dispute(app.engine, DISPUTED, LEAD, by, "x", entry)
+    with pytest.raises(
+        DisputeRefused,
+        match=f"rejection #{rejection} was made at 2026-04-07 11:00 \\(Asia/Tokyo\\), after 2026-04-07 10:59",
+    ):
+        open_dispute(app.engine, REJECTED - timedelta(minutes=1), LEAD, "高橋", "x")
     first = open_dispute(app.engine, DISPUTED, LEAD, "高橋", "x", rejection)
     with pytest.raises(
         DisputeRefused, match=f"rejection #{rejection} of lead 1 is disputed already: dispute #{first.dispute.id}"

@@ -288,8 +288,11 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
                 )
             cli.out.print(clocks)
         for item in view.timeline:
-            if item.entry is not None and item.entry.to_stage == "mql" and not item.entry.imported:
-                cli.out.print(_evidence_table(item.entry.evidence, item.at.astimezone(zone), item.pact_version))
+            entry = item.entry
+            # why it became an MQL, when the move checked the criteria (a reinstatement by an overturned
+            # dispute checks none: its evidence is the dispute)
+            if entry is not None and entry.to_stage == "mql" and not entry.imported and "criteria" in entry.evidence:
+                cli.out.print(_evidence_table(entry.evidence, item.at.astimezone(zone), item.pact_version))
 
     @ledger_app.command("verify")
     def ledger_verify(ctx: typer.Context) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -90,6 +91,11 @@ class Pacts:
 
     def in_force(self, at: datetime) -> int | None:
         return version_in_force(((v, p.activated_at) for v, p in self.versions.items()), at)
+
+
+def _local(at: datetime, pact: PactVersion) -> str:
+    zone = pact.pact.calendar.timezone
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
 
 
 def _not_a_rejection(key: int, lead: Lead, entry: LedgerEntry | None) -> str:
@@ -179,7 +185,8 @@ def open_dispute(engine: Engine, now: datetime, key: str, by: str, note: str, en
         assert rejection is not None
         if now < rejection.at:
             raise DisputeRefused(
-                f"rejection #{rejection.seq} was made at {rejection.at.isoformat()}, after {now.isoformat()}"
+                f"rejection #{rejection.seq} was made at {_local(rejection.at, active)}, after "
+                f"{_local(now, active)}: a dispute cannot be dated before it"
             )
         evidence = {
             "rejection": rejection.seq,
@@ -258,7 +265,8 @@ def resolve_dispute(
         check_resolve(dispute, rejection, actor, note, active.pact)
         if now < dispute.at:
             raise DisputeRefused(
-                f"dispute #{dispute.id} was opened at {dispute.at.isoformat()}, after {now.isoformat()}"
+                f"dispute #{dispute.id} was opened at {_local(dispute.at, active)}, after "
+                f"{_local(now, active)}: a resolution cannot be dated before it"
             )
         work = bench.work[head.lead_id]
         evidence: dict[str, object] = {"dispute": dispute.id, "rejection": rejection.seq, "outcome": outcome.value}

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from leadpact.adapters.db.rejections import Rejections, Seq
 from leadpact.adapters.db.store import Store, activity_from_row
-from leadpact.domain.disputes import RejectionStatus, disputes_from, rejection_verdicts
+from leadpact.domain.disputes import RejectionStatus, RejectionVerdict, disputes_from, rejection_verdicts
 from leadpact.domain.errors import DomainError
 from leadpact.domain.feedback import FeedbackItem, GroupBy, GroupLine, content_of, summarise, tipping_activity
 from leadpact.domain.lifecycle import ReasonKind
@@ -56,11 +57,9 @@ def feedback_report(store: Store, period: str, by: GroupBy) -> FeedbackReport:
         found = parse_period(period, active.pact.calendar.timezone)
         pacts = Pacts(store, active)
         repo = Rejections(store.connection)
-        rejections = [r for seq, e in repo.between(found.start, found.end) if (r := pacts.rejection(seq, e))]
-        lead_ids = {r.lead_id for r in rejections}
-        disputes = disputes_from(repo.disputes(lead_ids)) if lead_ids else []
-        verdicts = rejection_verdicts(rejections, disputes, active.pact.mql.responsible)
-        leads = repo.leads(lead_ids)
+        verdicts = verdicts_between(store, pacts, found.start, found.end)
+        rejections = [v.rejection for v in verdicts]
+        leads = repo.leads({r.lead_id for r in rejections})
         contents = _contents(store, repo, rejections) if by is GroupBy.CONTENT else {}
         items = []
         for verdict in verdicts:
@@ -81,6 +80,16 @@ def feedback_report(store: Store, period: str, by: GroupBy) -> FeedbackReport:
                 labels[(rejection.kind, rejection.reason)] = code
         statuses = {s: sum(1 for v in verdicts if v.status is s) for s in RejectionStatus}
         return FeedbackReport(found, by, len(items), statuses, summarise(items, by), labels)
+
+
+def verdicts_between(store: Store, pacts: Pacts, start: datetime, end: datetime) -> list[RejectionVerdict]:
+    """Every rejection dated in [start, end), in ledger order, with where its dispute stands now and
+    whom it counts against (domain.disputes.rejection_verdicts), inside the caller's unit of work."""
+    repo = Rejections(store.connection)
+    rejections = [r for seq, e in repo.between(start, end) if (r := pacts.rejection(seq, e))]
+    lead_ids = {r.lead_id for r in rejections}
+    disputes = disputes_from(repo.disputes(lead_ids)) if lead_ids else []
+    return rejection_verdicts(rejections, disputes, pacts.active.pact.mql.responsible)
 
 
 def _text(value: object) -> str | None:

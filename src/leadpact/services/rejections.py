@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from leadpact.adapters.db.store import Store
+from leadpact.adapters.db.store import PactVersion, Store
 from leadpact.domain.clocks import ClockRun
 from leadpact.domain.errors import DomainError
 from leadpact.domain.lead import Lead
@@ -44,6 +45,11 @@ class RejectOutcome:
     zone: str  # the active pact calendar's time zone, for showing times
 
 
+def _local(at: datetime, pact: PactVersion) -> str:
+    zone = pact.pact.calendar.timezone
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+
+
 def reject_lead(
     engine: Engine, now: datetime, key: str, to: Stage, by: str, reason: str | None, note: str
 ) -> RejectOutcome:
@@ -57,8 +63,8 @@ def reject_lead(
         pact = require_active_pact(store)
         if now < lead.stage_changed_at:
             raise DomainError(
-                f"lead {lead.id} moved to {lead.stage.value} at {lead.stage_changed_at.isoformat()}, "
-                f"after {now.isoformat()}: a rejection cannot be dated before the lead's last stage change"
+                f"lead {lead.id} moved to {lead.stage.value} at {_local(lead.stage_changed_at, pact)}, after "
+                f"{_local(now, pact)}: a rejection cannot be dated before the lead's last stage change"
             )
         bench = Workbench(store, pact, now)
         bench.load([lead.id])
