@@ -317,7 +317,7 @@ class _Job:
                 digests[row.line] = ""
                 continue
             event_id, digest = found
-            before = known.get(event_id) or seen.get(event_id)
+            before = known.get(event_id, seen.get(event_id))
             if before is None:
                 seen[event_id] = digests[row.line] = digest
                 fresh.append(row)
