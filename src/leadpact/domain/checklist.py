@@ -117,7 +117,6 @@ class PactRecord:
     proposed_at: datetime
     activated_at: datetime | None
     approvals: tuple[Signature, ...]
-    review_cycle_written: bool  # False: the document left review_cycle to its default
 
     def waiting_for(self) -> tuple[str, ...]:
         signed = {a.department for a in self.approvals}
@@ -191,6 +190,7 @@ class Snapshot:
     since: datetime  # the start of the last review cycle: the window for returns and assignments
     returns: tuple[Returned, ...]
     assignments: int  # assignments recorded in [since, now]
+    review_cycle_written: bool = True  # False: the active version's text leaves review_cycle to its default
 
     @property
     def active(self) -> PactRecord | None:
@@ -523,7 +523,7 @@ def mql_handoff(view: _View) -> ItemResult:
             f"振り分け: {name.ja}の有効な担当者 {len(pool)}名にラウンドロビン"
             + (f"、1人1日{cap}件まで" if cap else "")
             + (f"、条件付きルール {len(routing.rules)}件" if routing.rules else ""),
-            f"routing: round robin among {name.en}'s {len(pool)} active reps"
+            f"routing: round robin among the {len(pool)} active reps of {name.en}"
             + (f", at most {cap} a day each" if cap else "")
             + (f", {len(routing.rules)} conditional rules" if routing.rules else ""),
         )
@@ -859,7 +859,7 @@ def review_cycle(view: _View) -> ItemResult:
             f"v{record.version} is reviewed {_CYCLE[cycle].en} (active since {view.day(activated)})",
         )
     ]
-    if not record.review_cycle_written:
+    if not view.s.review_cycle_written:
         problem = Said(
             f"合意書 v{record.version} に review_cycle が書かれていません (既定の四半期ごとで動いています)",
             f"pact v{record.version} does not say review_cycle (leadpact assumes quarterly)",
