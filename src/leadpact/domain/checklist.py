@@ -241,6 +241,10 @@ class _View:
     def day(self, at: datetime) -> str:
         return f"{at.astimezone(self.zone):%Y-%m-%d}"
 
+    def is_past(self, due: datetime) -> bool:
+        """Whether the local day `due` falls on has ended by now: a review is due by a day, not an instant."""
+        return self.s.now.astimezone(self.zone).date() > due.astimezone(self.zone).date()
+
     def dept(self, department_id: str) -> Said:
         found = self.pact.department(department_id) if self.pact else None
         if found is None:
@@ -643,7 +647,8 @@ def neglect_detection(view: _View) -> ItemResult:
         evidence.append(Said(f"最後に記録された期限切れ: {at}", f"the last breach was recorded on {at}"))
     problems: list[Said] = []
     steps: list[Said] = []
-    unserved = sorted({c.responsible for c in pact.clocks if not any(ch.serves(c.responsible) for ch in s.channels)})
+    responsible = {c.responsible for c in pact.clocks}
+    unserved = [d.id for d in pact.departments if d.id in responsible and not any(ch.serves(d.id) for ch in s.channels)]
     if unserved:
         names = [view.dept(d) for d in unserved]
         problems.append(
@@ -836,10 +841,10 @@ def regular_review(view: _View) -> ItemResult:
         return _fail(item, title, [problem], evidence, step)
     assert last is not None  # an active version was proposed and approved
     due = shift_months(last[0], CYCLE_MONTHS[cycle], view.zone)
-    if view.s.now > due:
+    if view.is_past(due):
         problem = Said(
-            f"{_CYCLE[cycle].ja}のレビューが {view.day(due)} から行われていません",
-            f"the {_CYCLE[cycle].en} review is overdue since {view.day(due)}",
+            f"{_CYCLE[cycle].ja}のレビューの期限 {view.day(due)} を過ぎています",
+            f"the {_CYCLE[cycle].en} review was due by {view.day(due)}",
         )
         return ItemResult(item, title, Status.PARTIAL, (problem, *evidence), _RESIGN)
     evidence.append(Said(f"次のレビュー期限: {view.day(due)}", f"next review due by {view.day(due)}"))
@@ -870,7 +875,7 @@ def review_cycle(view: _View) -> ItemResult:
         )
         return _fail(item, title, [problem], evidence, step)
     due = shift_months(activated, CYCLE_MONTHS[cycle], view.zone)
-    if view.s.now > due:
+    if view.is_past(due):
         problem = Said(
             f"v{record.version} の見直し期限 {view.day(due)} を過ぎています",
             f"v{record.version} was due for review on {view.day(due)}",
@@ -963,14 +968,12 @@ def responsibilities_shared(view: _View) -> ItemResult:
     return _result(item, title, evidence, problems, _joined(steps))
 
 
-def _has_code(view: _View, returned: Returned) -> bool:
-    """Whether the return names a reason code of the pact version it was made under."""
+def _has_code(view: _View, active: Pact, returned: Returned) -> bool:
+    """Whether the return names a reason code of the pact version it was made under (else the active one)."""
     if returned.reason is None:
         return False
-    record = next((v for v in view.s.versions if v.version == returned.pact_version), view.active)
-    if record is None:
-        return False
-    return record.pact.reason(_reason_kind(returned.to_stage), returned.reason) is not None
+    pact = next((v.pact for v in view.s.versions if v.version == returned.pact_version), active)
+    return pact.reason(_reason_kind(returned.to_stage), returned.reason) is not None
 
 
 def _reason_kind(to_stage: str) -> ReasonKind:
@@ -986,11 +989,11 @@ def feedback_loop(view: _View) -> ItemResult:
     sales = set(view.departments_with(SALES_ROLES))
     returns = [r for r in s.returns if r.department in sales and r.to_stage in RETURN_STAGES]
     total = sum(r.count for r in returns)
-    coded = sum(r.count for r in returns if _has_code(view, r))
+    coded = sum(r.count for r in returns if _has_code(view, pact, r))
     since = view.day(s.since)
     reasons: Counter[tuple[ReasonKind, str]] = Counter()
     for r in returns:
-        if _has_code(view, r):
+        if _has_code(view, pact, r):
             assert r.reason is not None
             reasons[(_reason_kind(r.to_stage), r.reason)] += r.count
 
