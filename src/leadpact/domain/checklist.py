@@ -664,7 +664,8 @@ def neglect_detection(view: _View) -> ItemResult:
             )
         )
     if s.unswept:
-        oldest = view.day(s.oldest_unswept_due) if s.oldest_unswept_due else "—"
+        # a deadline at midnight closes the day before it: that is the day people know it by
+        oldest = f"{view.calendar.due_day(s.oldest_unswept_due)}" if s.oldest_unswept_due else "—"
         problems.append(
             Said(
                 f"期限を24時間以上過ぎた時計 {s.unswept:,}件が記録されていません (最も古い期限 {oldest}): "
