@@ -426,6 +426,13 @@ CASES: list[tuple[str, Snapshot, Status, str, str | None]] = [
         "last review: v2 proposed by 佐藤 on 2026-09-29\nnext review due by 2026-12-29",
         None,
     ),
+    (
+        "regular_review",
+        snapshot(now=datetime(2026, 8, 1, tzinfo=JST)),
+        Status.PARTIAL,
+        "no review by 2026-08-01",
+        "sign it again",
+    ),
     # 10: the review cycle is written into the signed pact, and the version in force is not overdue
     (
         "review_cycle",

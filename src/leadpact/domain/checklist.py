@@ -840,7 +840,11 @@ def regular_review(view: _View) -> ItemResult:
             "write review_cycle: quarterly (or monthly) in the pact and sign it",
         )
         return _fail(item, title, [problem], evidence, step)
-    assert last is not None  # an active version was proposed and approved
+    if last is None:  # everything was signed after the instant the checklist is asked about
+        problem = Said(
+            f"{view.day(view.s.now)} までにレビューの記録がありません", f"no review by {view.day(view.s.now)}"
+        )
+        return ItemResult(item, title, Status.PARTIAL, (problem, *evidence), _RESIGN)
     due = shift_months(last[0], CYCLE_MONTHS[cycle], view.zone)
     if view.is_past(due):
         problem = Said(
