@@ -407,3 +407,7 @@ _disputes.register(app)
 from leadpact.cli import feedback as _feedback  # noqa: E402
 
 _feedback.register(app)
+
+from leadpact.cli import checklist as _checklist  # noqa: E402
+
+_checklist.register(app)

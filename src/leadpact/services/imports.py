@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,11 +45,11 @@ from sqlalchemy.exc import IntegrityError
 from leadpact.adapters.db.driver import bulk_cache
 from leadpact.adapters.db.imports import Counts
 from leadpact.adapters.db.store import PactVersion, Store, User
-from leadpact.adapters.db.tables import from_micros, to_micros
+from leadpact.adapters.db.tables import from_micros
 from leadpact.adapters.importers.formats import CellError, Context, FormatError, Kind, Reader, reader_for
 from leadpact.adapters.importers.mapping import ImportMapping
 from leadpact.adapters.importers.reader import Table, open_table
-from leadpact.adapters.importers.records import ActivityRecord, Identity, LeadRecord, StageMark
+from leadpact.adapters.importers.records import ActivityColumns, ActivityRecord, Identity, LeadRecord, StageMark
 from leadpact.adapters.importers.table import Problem, Row
 from leadpact.domain.clock import Clock
 from leadpact.domain.errors import DomainError
@@ -267,24 +266,25 @@ class _Job:
                 refuse(item.line, item.last_line or item.line, item.column, item.reason, item.raw)
             else:
                 rows.append(item)
-        digests: dict[int, str] = {}
-        if self.reader.kind == "activities":
-            rows = self._unknown(store, rows, digests, refuse, outcome)
-        leads: list[LeadRecord] = []
-        activities: list[tuple[ActivityRecord, str]] = []
-        for row in rows:
-            try:
-                read = self.reader.read(row)
-            except CellError as exc:
-                refuse(row.line, row.line, exc.column, exc.reason, row.text())
-                continue
-            if isinstance(read, ActivityRecord):
-                activities.append((read, digests[row.line]))
-            else:
-                leads.extend(read)
         pact = store.pacts.active()
-        if activities:
-            _Activities(store, now, pact, self.reader, refuse, outcome).apply(activities)
+        leads: list[LeadRecord] = []
+        if self.reader.kind == "activities":
+            digests: dict[int, str] = {}
+            rows = self._unknown(store, rows, digests, refuse, outcome)
+            activities, unread = self.reader.read_columns(rows, digests)
+            for row, exc in unread:
+                refuse(row.line, row.line, exc.column, exc.reason, row.text())
+            if activities:
+                _Activities(store, now, pact, self.reader, refuse, outcome).apply(activities)
+        else:
+            for row in rows:
+                try:
+                    read = self.reader.read(row)
+                except CellError as exc:
+                    refuse(row.line, row.line, exc.column, exc.reason, row.text())
+                    continue
+                assert not isinstance(read, ActivityRecord)
+                leads.extend(read)
         if leads:
             if pact is None:
                 raise ImportRefused(NO_ACTIVE_PACT)
@@ -307,7 +307,7 @@ class _Job:
         self, store: Store, rows: list[Row], digests: dict[int, str], refuse: Refuse, outcome: _Outcome
     ) -> list[Row]:
         """The activity rows not imported yet; a row already in the inbox counts unchanged unread."""
-        identified = [(row, self.reader.identify(row)) for row in rows]
+        identified = list(zip(rows, self.reader.identify(rows), strict=True))
         known = store.inbox.known(self.reader.source, [found[0] for _, found in identified if found is not None])
         seen: dict[str, str] = {}
         fresh = []
@@ -317,7 +317,7 @@ class _Job:
                 digests[row.line] = ""
                 continue
             event_id, digest = found
-            before = known.get(event_id) or seen.get(event_id)
+            before = known.get(event_id, seen.get(event_id))
             if before is None:
                 seen[event_id] = digests[row.line] = digest
                 fresh.append(row)
@@ -416,40 +416,54 @@ class _Activities:
         self.source = reader.source
         self.file = reader.context.file
 
-    def apply(self, records: list[tuple[ActivityRecord, str]]) -> None:
-        fresh = [(record, to_micros(record.at), _json(record.properties), digest) for record, digest in records]
-        leads, created, merged = _resolve(
-            self.store, self.now, self.file, [(r.line, r.identity, True, r.at, None) for r, *_ in fresh]
+    def apply(self, batch: ActivityColumns) -> None:
+        found = self._leads(batch)
+        lead_ids = [lead_id for lead_id in found if lead_id is not None]
+        if len(lead_ids) < len(batch):
+            batch = _taking(batch, [i for i, lead_id in enumerate(found) if lead_id is not None])
+        rows = list(
+            zip(batch.event_ids, lead_ids, batch.types, batch.micros, batch.properties_json, batch.digests, strict=True)
         )
-        rows: list[tuple[str, int, str, int, str, str]] = []
-        kept: list[Mapping[str, Any]] = []
-        for (record, micros, properties, digest), (lead_id, refused) in zip(fresh, leads, strict=True):
-            if lead_id is None:
-                self.refuse(record.line, record.line, None, refused or "", "")
-                continue
-            rows.append((record.event_id, lead_id, record.type, micros, properties, digest))
-            kept.append(record.properties)
-        self.outcome.leads_created += len(created)
-        self.outcome.merged += merged
         self.store.imported_activities.add(self.source, self.now, rows)
         self.outcome.created += len(rows)
         if self.pact is not None and rows:
-            self._score(rows, kept)
+            self._score(batch, lead_ids)
 
-    def _score(self, rows: list[tuple[str, int, str, int, str, str]], properties: list[Mapping[str, Any]]) -> None:
+    def _leads(self, batch: ActivityColumns) -> list[int | None]:
+        """Each row's lead. Rows naming their lead by one known id need no resolver (one query
+        for the batch); the others go through it, which creates and merges (services/identities.py)."""
+        if batch.system is not None:
+            known = self.store.leads.ids_by_ref(batch.system, set(batch.refs))
+            found: list[int | None] = [known.get(ref) for ref in batch.refs]
+            rest = [i for i, lead_id in enumerate(found) if lead_id is None]
+        else:
+            found, rest = [None] * len(batch), list(range(len(batch)))
+        if not rest:
+            return found
+        wanted = [(batch.lines[i], batch.identity(i), True, from_micros(batch.micros[i]), None) for i in rest]
+        resolved, created, merged = _resolve(self.store, self.now, self.file, wanted)
+        self.outcome.leads_created += len(created)
+        self.outcome.merged += merged
+        for i, (lead_id, refused) in zip(rest, resolved, strict=True):
+            if lead_id is None:
+                self.refuse(batch.lines[i], batch.lines[i], None, refused or "", "")
+            found[i] = lead_id
+        return found
+
+    def _score(self, batch: ActivityColumns, lead_ids: list[int]) -> None:
         """Fold the new rows into the scores; replay the leads whose MQL criteria may have started to hold."""
         assert self.pact is not None
         folded = fold_activities(
             self.store,
             self.pact.pact,
             self.pact.version,
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-            [r[3] for r in rows],
-            properties,
+            lead_ids,
+            batch.types,
+            batch.micros,
+            batch.properties,
             at=self.now,
         )
-        candidates = _may_qualify(self.store, self.pact, folded, rows)
+        candidates = _may_qualify(self.store, self.pact, folded, lead_ids, batch.types)
         if not candidates:
             return
         earliest = dict(zip(folded.lead_ids.tolist(), folded.earliest.tolist(), strict=True))
@@ -463,8 +477,28 @@ class _Activities:
         bench.flush()
 
 
+def _taking(batch: ActivityColumns, kept: Sequence[int]) -> ActivityColumns:
+    """The rows `kept` of a batch (those whose lead was found)."""
+
+    def take(values: list[Any]) -> list[Any]:
+        return [values[i] for i in kept] if values else values
+
+    return ActivityColumns(
+        take(batch.lines),
+        take(batch.event_ids),
+        take(batch.types),
+        take(batch.micros),
+        take(batch.properties),
+        take(batch.properties_json),
+        take(batch.digests),
+        batch.system,
+        take(batch.refs),
+        take(batch.identities),
+    )
+
+
 def _may_qualify(
-    store: Store, pact: PactVersion, folded: Folded, rows: Sequence[tuple[str, int, str, int, str, str]]
+    store: Store, pact: PactVersion, folded: Folded, lead_ids: Sequence[int], types: Sequence[str]
 ) -> list[int]:
     """The leads of a fold whose MQL criteria may have started to hold at one of the new activities.
 
@@ -476,8 +510,8 @@ def _may_qualify(
     reach: dict[str, float] = {}
     for rule in pact.pact.scoring.behaviour:
         reach[rule.activity] = reach.get(rule.activity, 0.0) + max(0.0, rule.points)
-    position = np.searchsorted(folded.lead_ids, np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)))
-    weights = np.fromiter((reach.get(r[2], 0.0) for r in rows), dtype=np.float64, count=len(rows))
+    position = np.searchsorted(folded.lead_ids, np.asarray(lead_ids, dtype=np.int64))
+    weights = np.fromiter((reach.get(kind, 0.0) for kind in types), dtype=np.float64, count=len(types))
     gained = np.bincount(position, weights=weights, minlength=len(folded.lead_ids))
     threshold = pact.pact.mql.score_threshold
     unbounded = folded.stale | (folded.earliest < folded.as_of_before)
@@ -638,10 +672,6 @@ class _Leads:
         if not dated:
             evidence["dated"] = "the export gives no date; dated at the row's latest date, or the import"
         return evidence
-
-
-def _json(properties: Mapping[str, Any]) -> str:
-    return json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
 
 
 def _company(value: object) -> str | None:

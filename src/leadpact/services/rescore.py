@@ -306,6 +306,9 @@ def _save(store: Store, scores: BatchScores, version: int, scored_at: int, curre
     columns = ("pact_version", "as_of", "state", "behaviour", "attributes", "total", "scored_at")
     cursor = driver.cursor(store.connection)
     try:
+        if driver.is_postgres(store.connection):
+            _save_unnested(cursor, columns, updates, inserts)
+            return
         if updates:
             cursor.executemany(
                 f"UPDATE lead_scores SET as_of = {mark}, state = {mark}, behaviour = {mark}, total = {mark}, "
@@ -320,6 +323,38 @@ def _save(store: Store, scores: BatchScores, version: int, scored_at: int, curre
             )
     finally:
         cursor.close()
+
+
+def _save_unnested(cursor: Any, columns: tuple[str, ...], updates: list[Any], inserts: list[Any]) -> None:
+    """PostgreSQL: each of the two as one statement over arrays, not one statement per lead
+    (executemany pipelines the statements, but a batch folding into 5,000 leads still waited on
+    5,000 of them)."""
+    if updates:
+        as_of, states, behaviour, total, scored_at, lead_id = zip(*updates, strict=True)
+        source, params = driver.unnest(
+            [
+                ("bigint", as_of),
+                ("bytea", states),
+                ("float8", behaviour),
+                ("float8", total),
+                ("bigint", scored_at),
+                ("bigint", lead_id),
+            ]
+        )
+        cursor.execute(
+            "UPDATE lead_scores AS s SET as_of = u.as_of, state = u.state, behaviour = u.behaviour, "
+            f"total = u.total, scored_at = u.scored_at FROM {source} "
+            "AS u(as_of, state, behaviour, total, scored_at, lead_id) WHERE s.lead_id = u.lead_id",
+            params,
+        )
+    if inserts:
+        kinds = ("bigint", "int", "bigint", "bytea", "float8", "float8", "float8", "bigint")
+        source, params = driver.unnest(list(zip(kinds, zip(*inserts, strict=True), strict=True)))
+        cursor.execute(
+            f"INSERT INTO lead_scores (lead_id, {', '.join(columns)}) SELECT * FROM {source} "
+            "ON CONFLICT (lead_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns),
+            params,
+        )
 
 
 def _micros(value: datetime | int) -> int:

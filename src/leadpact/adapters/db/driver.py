@@ -24,10 +24,40 @@ def mark(connection: Connection) -> str:
 
 
 def in_list(connection: Connection, values: Sequence[Any]) -> tuple[str, Any]:
-    """`column {sql}` tests membership of `values` with one parameter: an array, or a JSON array."""
+    """`column {sql}` tests membership of `values` with one parameter: a JSON array.
+
+    On PostgreSQL too: psycopg writes a list parameter element by element, with a regular
+    expression per element to decide its quoting (10 ms for 5,000 ids); `json.dumps` is one C call.
+    """
     if is_postgres(connection):
-        return "= ANY(%s)", list(values)
+        if values and isinstance(values[0], int):
+            return "IN (SELECT value::bigint FROM jsonb_array_elements_text(%s::jsonb))", json.dumps(list(values))
+        return "IN (SELECT jsonb_array_elements_text(%s::jsonb))", json.dumps(list(values))
     return "IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+
+
+def unnest(columns: Sequence[tuple[str, Sequence[Any]]]) -> tuple[str, list[Any]]:
+    """PostgreSQL: `unnest(...)` of columns of (type, values), each passed as one parameter.
+
+    Numbers go as one comma-joined text (`N` for NULL) and fixed-width bytes as one bytea cut
+    apart on the server, for the reason `in_list` gives: a list of 5,000 score states took
+    30 ms to send as an array parameter.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind, values in columns:
+        if kind == "bytea":
+            width = len(values[0]) if values else 0
+            assert all(len(v) == width for v in values), "unnest() cuts bytea values of one width"
+            parts.append(
+                "(SELECT array_agg(substring(%s::bytea FROM (g - 1) * %s + 1 FOR %s) ORDER BY g) "
+                "FROM generate_series(1, %s) AS g)"
+            )
+            params += [b"".join(values), width, width, len(values)]
+        else:
+            parts.append(f"string_to_array(%s, ',', 'N')::{kind}[]")
+            params.append(",".join("N" if v is None else repr(v) for v in values))
+    return f"unnest({', '.join(parts)})", params
 
 
 def cursor(connection: Connection) -> Any:

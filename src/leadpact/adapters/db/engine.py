@@ -3,6 +3,11 @@
 SQLite gets WAL, foreign keys and a busy timeout on every connection; writes start
 with BEGIN IMMEDIATE so two processes queue instead of failing with SQLITE_BUSY on
 lock upgrade (see the lost-update measurements in the performance reference).
+
+PostgreSQL plans every statement with its own parameters (`plan_cache_mode`): the bulk paths
+pass arrays of a handful to thousands of ids (`= ANY(%s)`), and the generic plan psycopg's
+prepared statements fall back to after five runs scanned all of lead_refs for each batch of an
+import, comparing every row with every id of the array (half a second a batch at 100 k leads).
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ def make_engine(url: str, durable: bool = False) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
 
 def alembic_config(engine: Engine) -> Config:

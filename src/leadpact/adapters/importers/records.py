@@ -3,7 +3,8 @@
 Every format reads its rows into these records (see `formats.py`); the import service applies
 them without knowing which vendor wrote the file. A `LeadRecord` is a lead as the export shows
 it (who, its attributes, its stage and the stage history the export carries); an
-`ActivityRecord` is one behavioural event with its id in the source system.
+`ActivityRecord` is one behavioural event with its id in the source system; `ActivityColumns`
+is a batch of them as columns, what the bulk path of an activity import reads.
 
 Pure data: no IO.
 """
@@ -66,3 +67,27 @@ class ActivityRecord:
     type: str
     at: datetime
     properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ActivityColumns:
+    """A batch of activity rows read as columns, one list per field, so a bulk import builds no
+    record per row. Rows name their lead either all by one system's id (`system` and `refs`,
+    what a vendor's activity extract does) or each by an `Identity` (`identities`)."""
+
+    lines: list[int] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    micros: list[int] = field(default_factory=list)  # when it happened, µs since the epoch, UTC
+    properties: list[Mapping[str, Any]] = field(default_factory=list)
+    properties_json: list[str] = field(default_factory=list)  # the same, as stored
+    digests: list[str] = field(default_factory=list)  # of the cells read (the re-import check)
+    system: str | None = None
+    refs: list[str] = field(default_factory=list)
+    identities: list[Identity] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def identity(self, i: int) -> Identity:
+        return Identity(None, ((self.system, self.refs[i]),)) if self.system is not None else self.identities[i]
