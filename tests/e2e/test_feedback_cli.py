@@ -37,7 +37,7 @@ def test_a_rejection_disputed_and_overturned_then_the_feedback(sqlite_url: str, 
     assert code == 0
     assert "mql → recycled: No budget (no_budget) by 田中 (inside_sales)" in out
     assert "recorded as a rejection by sales" in out
-    assert "clocks still running (the pact does not stop them at this move): mql_handoff (due 2026-04-07 12:00)" in out
+    assert "clocks stopped: mql_handoff" in out
 
     code, _, err = run(db, "dispute", "open", LEAD, "--by", "田中", "--note", "x")
     assert code == 1 and "田中 (inside_sales) may not dispute a rejection" in err

@@ -97,8 +97,9 @@ def test_marketing_recycling_its_own_mql_is_recorded_but_is_no_rejection(app: Ap
     ingest(app.engine, app.clock, lines(marketing_events()))
     outcome = reject_lead(app.engine, REJECTED, LEAD, Stage.RECYCLED, "佐藤", "bad_timing", "配信停止の依頼")
     assert outcome.lead.stage is Stage.RECYCLED and outcome.rejection is None
-    # the handoff clock stops only at an assignment in the example pact: it is still running
-    assert [c.clock_id for c in outcome.running] == ["mql_handoff"]
+    # the example pact's handoff clock stops when the MQL leaves mql: nothing is left running
+    assert outcome.running == []
+    assert [(c.clock_id, c.stopped_by) for c in clocks(app)] == [("mql_handoff", ClockEvent.ENTERED_RECYCLED)]
     with pytest.raises(DisputeRefused, match="lead 1 was never rejected by sales"):
         open_dispute(app.engine, DISPUTED, LEAD, "高橋", "x")
 
@@ -324,10 +325,13 @@ def test_an_overturned_mql_nobody_held_goes_back_to_routing(app: App) -> None:
     view = resolve_dispute(app.engine, RESOLVED, dispute, Outcome.OVERTURNED, "小林", "誤り")
     resolution = view.dispute.resolution
     assert view.stage is Stage.MQL and resolution is not None and resolution.given_to is None
-    # the example pact stops the handoff clock only at an assignment: the one the MQL started still
-    # runs (late since 4/7 12:00), so the reinstated MQL starts no second one
+    # the rejection stopped the first handoff clock within its 24 hours; the reinstated MQL is to be
+    # handed off again, on a clock of its own
     handoff = [c for c in clocks(app) if c.clock_id == "mql_handoff"]
-    assert [(c.started_at, c.state_at(RESOLVED)) for c in handoff] == [(MQL_AT, ClockState.BREACHED)]
+    assert [(c.started_at, c.state_at(RESOLVED)) for c in handoff] == [
+        (MQL_AT, ClockState.MET),
+        (RESOLVED, ClockState.RUNNING),
+    ]
     assert [ref.lead_id for ref, _ in route(app.engine, RESOLVED, dry_run=True).routed] == [1]
 
 

@@ -46,7 +46,11 @@ def line_of(fragment: str, *replacements: tuple[str, str]) -> int:
         (("holidays: JP", "holidays: XX"), "calendar.holidays", "unknown holiday country code 'XX'"),
         (("deadline: 24 hours", "deadline: 0 hours"), "clocks[0].deadline", "must be more than zero"),
         (("deadline: 24 hours", "deadline: soon"), "clocks[0].deadline", "must read like"),
-        (("stop: assigned", "stop: lunch"), "clocks[0].stop", "Input should be"),
+        (
+            ("stop: [assigned, entered_recycled, entered_disqualified]", "stop: lunch"),
+            "clocks[0].stop",
+            "Input should be",
+        ),
         (("bant_min: 2", "bant_min: 5"), "sql.bant_min", "less than or equal to 4"),
         (("review_cycle: quarterly", "review_cycle: quarterly\nmood: good"), "mood", "unknown field"),
         (("      points: 20\n", "      points: twenty\n"), "scoring.behaviour[0].points", "valid number"),
