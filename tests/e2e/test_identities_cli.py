@@ -139,6 +139,13 @@ def test_two_leads_merged_by_hand_and_the_merges_of_one_lead(db: str, tmp_path: 
     assert (merge["rule"], merge["note"], merge["merged_by"]) == ("manual", "同一人物(旧姓)", "田中")
     assert json.loads(run(db, "identities", "--lead", "3", "--json")[1]) == []
     assert run(db, "identities", "--lead", "3")[1].strip() == "no merges yet"
+    # the survivor shows the address it took over, and the company both addresses name
+    shown = json.loads(run(db, "lead", "show", "hanako@sample.co.jp", "--json")[1])
+    assert (shown["id"], shown["email"], shown["other_emails"]) == (2, "h.sato@sample.co.jp", ["hanako@sample.co.jp"])
+    assert shown["company"] == {"name": None, "domains": ["sample.co.jp"]}
+    text = run(db, "lead", "show", "2")[1]
+    assert "also known as: hanako@sample.co.jp" in text
+    assert "company found: — (sample.co.jp)" in text
 
 
 def test_the_plus_addressing_policy_is_shown_checked_and_changed_by_a_manager(db: str, tmp_path: Path) -> None:

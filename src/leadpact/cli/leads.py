@@ -217,6 +217,8 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
                     "owner": lead_.owner,
                     "attributes": dict(lead_.attributes),
                     "refs": [{"system": s, "id": i} for s, i in view.refs],
+                    "other_emails": view.other_emails,
+                    "company": {"name": view.company[0], "domains": view.company[1]} if view.company else None,
                     "bant": lead_.bant.as_evidence(),
                     "score": _breakdown_json(view.score) if view.score else None,
                     "timeline": [
@@ -255,6 +257,11 @@ def register(app: typer.Typer, lead_app: typer.Typer, ledger_app: typer.Typer) -
         )
         for system, external_id in view.refs:
             cli.out.print(f"  {system} id: {external_id}", markup=False)
+        if view.other_emails:
+            cli.out.print(f"  also known as: {', '.join(view.other_emails)}", markup=False)
+        if view.company is not None:
+            name, domains = view.company
+            cli.out.print(f"  company found: {name or '—'} ({', '.join(domains) or 'no domain'})", markup=False)
         for key, value in sorted(lead_.attributes.items()):
             cli.out.print(f"  {key}: {value}", markup=False)
         if view.score:

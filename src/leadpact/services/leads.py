@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from leadpact.adapters.db.identities import Companies, Identities
 from leadpact.adapters.db.store import Store, activity_from_row
 from leadpact.domain.clocks import ClockRun
 from leadpact.domain.errors import DomainError, NotFound
@@ -33,6 +34,8 @@ class LeadView:
     timeline: list[TimelineItem]
     timezone: str = "Asia/Tokyo"  # the active pact's calendar zone: how people there read times
     clocks: list[ClockRun] = field(default_factory=list)  # its handoff clocks, oldest first
+    other_emails: list[str] = field(default_factory=list)  # addresses it is also known by (docs/identity.md)
+    company: tuple[str | None, list[str]] | None = None  # the company it was found to work for, and its domains
 
 
 def require_lead(store: Store, key: str) -> Lead:
@@ -75,7 +78,17 @@ def show_lead(store: Store, key: str, at: datetime) -> LeadView:
             timeline.append(TimelineItem(entry.at, entry.kind.value, _describe(entry), entry.pact_version, seq, entry))
         timeline.sort(key=lambda item: (item.at, item.seq or 0))
         zone = pact.pact.calendar.timezone if pact else "Asia/Tokyo"
-        return LeadView(lead, store.leads.refs_of(lead.id), breakdown, timeline, zone, store.clocks.of_lead(lead.id))
+        others = [e for e in Identities(store.connection).other_emails(lead.id) if e != lead.email]
+        return LeadView(
+            lead,
+            store.leads.refs_of(lead.id),
+            breakdown,
+            timeline,
+            zone,
+            store.clocks.of_lead(lead.id),
+            others,
+            Companies(store.connection).of_lead(lead.id),
+        )
 
 
 def _describe(entry: LedgerEntry) -> str:

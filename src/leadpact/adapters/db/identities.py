@@ -419,6 +419,17 @@ class Companies:
             )
         return found
 
+    def of_lead(self, lead_id: int) -> tuple[str | None, list[str]] | None:
+        """The company the lead was found to work for: its name as first seen and its domains."""
+        lc, c, d = t.lead_companies.c, t.companies.c, t.company_domains.c
+        found = self.c.execute(
+            select(c.id, c.name).join(t.lead_companies, lc.company_id == c.id).where(lc.lead_id == lead_id)
+        ).first()
+        if found is None:
+            return None
+        domains = self.c.execute(select(d.domain).where(d.company_id == found.id).order_by(d.domain)).scalars()
+        return found.name, list(domains)
+
     def named(self, company_ids: Iterable[int]) -> set[int]:
         """Of these companies, those that have a name key already."""
         c = t.companies.c
