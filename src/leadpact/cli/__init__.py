@@ -395,3 +395,7 @@ _identities.register(app)
 from leadpact.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)
+
+from leadpact.cli import kpi as _kpi  # noqa: E402
+
+_kpi.register(app)

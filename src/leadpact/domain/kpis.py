@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Final, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -59,8 +60,8 @@ from leadpact.domain.funnel import (
 )
 from leadpact.domain.history import NEVER, Bools, History, Int64s, gather, micros
 from leadpact.domain.lifecycle import ALLOWED, Stage
-from leadpact.domain.pact import Kpi, KpiPeriod, Pact, Role
-from leadpact.domain.period import Period, Shape
+from leadpact.domain.pact import Kpi, KpiPeriod, Pact, ReviewCycle, Role
+from leadpact.domain.period import Period, Shape, parse_period
 from leadpact.domain.sla import business_times
 
 HOUR_MICROS: Final = 3_600_000_000
@@ -179,6 +180,19 @@ class Target:
     stated: float  # as the pact states it
     per: KpiPeriod
     owner: str
+
+
+def last_review_period(cycle: ReviewCycle, now: datetime, zone: str) -> Period:
+    """The last whole period of the pact's review cycle before `now`, read in `zone`: what a review
+    looks at, and what `leadpact kpi` shows unless told otherwise."""
+    today = now.astimezone(ZoneInfo(zone)).date()
+    label = {
+        ReviewCycle.MONTHLY: f"{today.year}-{today.month:02d}",
+        ReviewCycle.QUARTERLY: f"{today.year}-Q{(today.month - 1) // 3 + 1}",
+        ReviewCycle.SEMIANNUAL: f"{today.year}-H{(today.month - 1) // 6 + 1}",
+        ReviewCycle.ANNUAL: f"{today.year}",
+    }[cycle]
+    return parse_period(label, zone).previous()
 
 
 def period_months(period: Period) -> float:
@@ -378,10 +392,14 @@ class KpiReport:
     view: View
     now: datetime
     by: GroupBy | None
+    previous_now: datetime  # the previous period is taken as it stood then (`kpi_report`)
     results: tuple[KpiResult, ...]
     funnel: CohortFunnel
     time_in_stage: tuple[StageTime, ...]
     leads: int  # leads with anything counted in the period (0: "no leads")
+    clocks: tuple[str, ...] = ()  # what the items' clock codes stand for
+    departments: tuple[str, ...] = ()  # what the items' department codes stand for
+    pact: Pact | None = None  # the pact whose targets and calendar were used
 
     @property
     def previous(self) -> Period:
@@ -756,29 +774,39 @@ def kpi_report(
     kpis: Iterable[Kpi] = tuple(Kpi),
 ) -> KpiReport:
     """Every KPI of `view` over `period` as the history stood at `now`, beside the previous period's,
-    with targets from `pact` (the active one) and, with `by`, a row per group as well."""
-    at = int(micros([now])[0])
-    measures = _Measures(history.as_of(at), calendar, at)
+    with targets from `pact` (the active one) and, with `by`, a row per group as well.
+
+    The previous period is taken like for like: as it stood at the same point of itself, `now`
+    moved back by the distance between the two periods' starts. Last quarter's cohort has then
+    been followed exactly as long as this one, and a quarter not over yet compares with the same
+    weeks of the quarter before.
+    """
     previous = period.previous()
+    then = now - (period.start - previous.start)
+    at, at_before = int(micros([now])[0]), int(micros([then])[0])
+    measures = _Measures(history.as_of(at), calendar, at)
+    before = _Measures(history.as_of(at_before), calendar, at_before)
     bounds = {p: (int(micros([p.start])[0]), int(micros([p.end])[0])) for p in (period, previous)}
+    departments = _ordered(measures.h.departments, [d.id for d in pact.departments] if pact else [])
+    clocks = _ordered(measures.h.clocks, [c.id for c in pact.clocks] if pact else [])
     scopes: list[_Scope] = []
     for kpi in kpis:
         now_items = measures.measure(kpi, view, *bounds[period])
-        before_items = measures.measure(kpi, view, *bounds[previous])
+        before_items = before.measure(kpi, view, *bounds[previous])
         scopes.append(_Scope(kpi, now_items, before_items))
         if DEFINITIONS[kpi].by_department:
             names, both = measures.h.departments, _concatenated(now_items, before_items)
-            for code in sorted(set(both.department.tolist())):
+            for code in sorted(set(both.department.tolist()), key=departments.__getitem__):
                 pick = _equal("department", code)
                 scopes.append(_Scope(kpi, now_items.take(pick(now_items)), before_items.take(pick(before_items)),
                                      department=names[code], owner=names[code]))  # fmt: skip
             if kpi is Kpi.SLA_COMPLIANCE:
-                for code in sorted(set(both.clock.tolist())):
+                for code in sorted(set(both.clock.tolist()), key=clocks.__getitem__):
                     pick, responsible = _equal("clock", code), names[int(both.department[both.clock == code][0])]
                     scopes.append(_Scope(kpi, now_items.take(pick(now_items)), before_items.take(pick(before_items)),
                                          clock=measures.h.clocks[code], owner=responsible))  # fmt: skip
     labels = {id(scope): _Labels.of(measures.h, scope, by) for scope in scopes} if by is not None else {}
-    groups = sorted({g for found in labels.values() for g in found.all()}, key=lambda v: (v is None, v or ""))
+    groups = sorted({g for found in labels.values() for g in found.all()}, key=_group_order)
     results = [
         row for scope in scopes for row in _rows(scope, labels.get(id(scope)), groups, by, measures, pact, period)
     ]
@@ -790,11 +818,36 @@ def kpi_report(
         view=view,
         now=now,
         by=by,
+        previous_now=then,
         results=tuple(results),
         funnel=funnel,
         time_in_stage=staying,
         leads=len(touched),
+        clocks=measures.h.clocks,
+        departments=measures.h.departments,
+        pact=pact,
     )
+
+
+def _group_order(value: str | None) -> tuple[int, float, str]:
+    """Groups by name, size bands by size, versions by number, the leads without a value last."""
+    if value is None:
+        return (2, 0.0, "")
+    if value.startswith("size:"):
+        return (0, float(value.removeprefix("size:").split("-")[0].rstrip("+")), value)
+    if value.isdigit():
+        return (0, float(value), value)
+    return (1, 0.0, value)
+
+
+def _ordered(names: tuple[str, ...], first: Sequence[str]) -> list[int]:
+    """A sort key per code of `names`: those in `first` in that order (the pact's), then the rest by name."""
+    rank = {name: i for i, name in enumerate(first)}
+    order = sorted(range(len(names)), key=lambda code: (rank.get(names[code], len(rank)), names[code]))
+    key = [0] * len(names)
+    for position, code in enumerate(order):
+        key[code] = position
+    return key
 
 
 def _concatenated(a: Items, b: Items) -> Items:
