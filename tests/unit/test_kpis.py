@@ -43,12 +43,13 @@ from leadpact.domain.kpis import (
     _latest,
     choose,
     kpi_report,
+    last_review_period,
     owners_of,
     segment_of,
     target_of,
 )
 from leadpact.domain.ledger import EntryKind, LedgerEntry
-from leadpact.domain.pact import Kpi
+from leadpact.domain.pact import Kpi, ReviewCycle
 from leadpact.domain.period import parse_period
 from tests.factories import example_document
 
@@ -443,3 +444,27 @@ def test_latest_and_earliest_events_of_a_lead(events: list[tuple[int, int]], que
 
 def test_micros_and_never() -> None:
     assert micros([None, datetime(1970, 1, 1, 9, 0, 0, 1, tzinfo=JST)]).tolist() == [NEVER, 1]
+
+
+@pytest.mark.parametrize(
+    ("cycle", "now", "label"),
+    [
+        (ReviewCycle.QUARTERLY, datetime(2026, 11, 24, 15, tzinfo=JST), "2026-Q3"),
+        (ReviewCycle.QUARTERLY, datetime(2026, 9, 30, 23, 30, tzinfo=ZoneInfo("UTC")), "2026-Q3"),  # 10/1 in Tokyo
+        (ReviewCycle.QUARTERLY, datetime(2026, 2, 1, tzinfo=JST), "2025-Q4"),
+        (ReviewCycle.MONTHLY, datetime(2026, 1, 15, tzinfo=JST), "2025-12"),
+        (ReviewCycle.SEMIANNUAL, datetime(2026, 11, 24, tzinfo=JST), "2026-H1"),
+        (ReviewCycle.ANNUAL, datetime(2026, 11, 24, tzinfo=JST), "2025"),
+    ],
+)
+def test_the_last_whole_review_period(cycle: ReviewCycle, now: datetime, label: str) -> None:
+    assert last_review_period(cycle, now, "Asia/Tokyo").label == label
+
+
+def test_the_previous_period_is_taken_like_for_like() -> None:
+    # Now 9/30 09:00 is 91 days into Q3; Q2 is taken as it stood 91 days in, on 7/1 09:00: lead 5's
+    # acceptance at 10:00 that day had not happened yet.
+    found = kpi_report(HISTORY, PACT, CALENDAR, Q3, C, jst(9, 30, 9))
+    assert found.previous_now == jst(7, 1, 9)
+    assert found.find(Kpi.MQL_TO_SAL_RATE).previous.value == 0.0
+    assert report(C).find(Kpi.MQL_TO_SAL_RATE).previous.value == 1.0  # a day later it had
