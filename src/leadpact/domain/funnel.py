@@ -16,6 +16,7 @@ Must not import: IO, storage or entry-point libraries.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -70,7 +71,7 @@ class Journeys:
 
     first_mql: Int64s  # its first entry into `mql`
     first_mql_row: Int64s  # that entry's position among the transitions (-1: none)
-    reached: Int64s  # (leads, 6): column r, the first instant at or after its first MQL it reached rank r
+    reached: Int64s  # (6, leads): row r, the first instant at or after its first MQL it reached rank r
     recycled: Int64s  # the first time, at or after its first MQL, sales sent it back (mql/sal/sql → recycled)
     re_mql: Int64s  # the first time it came back from `recycled` as an MQL after its first MQL
     first_contact: Int64s  # its first contact at or after its first MQL
@@ -84,12 +85,16 @@ class Journeys:
         first_mql = _instants(t.at, first_mql_row)
         ranked = rank(t.to)
         after = t.at >= first_mql[t.lead]  # rows at or after their lead's first MQL (none without one)
-        reached = np.full((size, 6), NEVER, dtype=np.int64)
-        reached[:, 1] = first_mql
-        for r in range(2, 6):
-            reached[:, r] = _instants(t.at, _first_per_lead(size, t.lead, rows[after & (ranked >= r)]))
-        sent_back = after & (t.to == RECYCLED) & np.isin(t.frm, (MQL, SAL, SQL))
+        reached = np.full((6, size), NEVER, dtype=np.int64)
+        reached[1] = first_mql
+        starts = np.flatnonzero(firsts(t.lead))
+        for r, crossed in _crossings(t.lead, starts, np.where(after, ranked, 0), range(2, 6)):
+            reached[r, t.lead[crossed]] = t.at[crossed]
+        sent_back = after & (t.to == RECYCLED) & ((t.frm == MQL) | (t.frm == SAL) | (t.frm == SQL))
         came_back = (t.to == MQL) & (t.frm == RECYCLED) & (rows != first_mql_row[t.lead])
+        first_sql_row = np.full(size, -1, dtype=np.int64)
+        for _, crossed in _crossings(t.lead, starts, ranked, (3,)):
+            first_sql_row[t.lead[crossed]] = crossed
         c = history.contacts
         contacted = np.flatnonzero(c.at >= first_mql[c.lead]) if len(c) else np.zeros(0, dtype=np.intp)
         return cls(
@@ -99,27 +104,60 @@ class Journeys:
             recycled=_instants(t.at, _first_per_lead(size, t.lead, rows[sent_back])),
             re_mql=_instants(t.at, _first_per_lead(size, t.lead, rows[came_back])),
             first_contact=_instants(c.at, _first_per_lead(size, c.lead, contacted)),
-            first_sql_row=_first_per_lead(size, t.lead, rows[ranked >= 3]),
+            first_sql_row=first_sql_row,
         )
+
+
+def _crossings(
+    lead: Int64s, starts: Int64s, ranks: Int8s | Int64s, wanted: Iterable[int]
+) -> Iterator[tuple[int, Int64s]]:
+    """For each rank r wanted, the rows (lead-sorted; `starts`: each lead's first row) where a lead
+    first reaches rank r or above.
+
+    One running maximum over all leads at once, with the lead in the high bits so that a lead's
+    maximum never runs into the next lead's rows; a row raises its lead's highest rank from the
+    row before (of the same lead) to its own, crossing every rank in between.
+    """
+    highest = lead << 3  # ranks are below 8
+    highest |= ranks
+    np.maximum.accumulate(highest, out=highest)
+    now = (highest & 7).astype(np.int8)
+    before = np.empty_like(now)
+    before[:1] = 0
+    before[1:] = now[:-1]
+    before[starts] = 0
+    raised = np.flatnonzero(now > before)
+    low, high = before[raised], now[raised]
+    for r in wanted:
+        yield r, raised[(low < r) & (high >= r)]
 
 
 def grouped_quantile(values: Floats, groups: Int64s, count: int, q: float) -> Floats:
     """The q-quantile of `values` within each group 0..count-1 (NaN for an empty group).
 
     Linear interpolation between the two nearest ranks, as a spreadsheet's PERCENTILE.INC (and
-    MEDIAN at q = 0.5): the median of 1, 2, 3, 4 is 2.5; the 0.9-quantile of 1…10 is 9.1.
+    MEDIAN at q = 0.5): the median of 1, 2, 3, 4 is 2.5; the 0.9-quantile of 1…10 is 9.1. The
+    values are put in groups by a stable radix sort on the group (16 bits at a time), and each
+    group's two ranks are found by partitioning, not sorting, it.
     """
-    order = np.lexsort((values, groups))
+    found = np.full(count, np.nan)
+    if len(values) == 0:
+        return found
+    order = np.arange(len(groups))
+    shift = 0
+    while shift == 0 or count >> shift:
+        order = order[np.argsort(((groups[order] >> shift) & 0xFFFF).astype(np.uint16), kind="stable")]
+        shift += 16
     ordered = values[order]
     sizes = np.bincount(groups, minlength=count)[:count]
-    starts = np.cumsum(sizes) - sizes
-    position = starts + q * np.maximum(sizes - 1, 0)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, starts + sizes - 1)
-    found = np.full(count, np.nan)
-    some = sizes > 0
-    fraction = position[some] - low[some]
-    found[some] = ordered[low[some]] + fraction * (ordered[high[some]] - ordered[low[some]])
+    ends = np.cumsum(sizes)
+    for g in np.flatnonzero(sizes).tolist():
+        part = ordered[ends[g] - sizes[g] : ends[g]]
+        position = q * (len(part) - 1)
+        low = int(np.floor(position))
+        high = min(low + 1, len(part) - 1)
+        chosen = np.partition(part, (low, high))
+        found[g] = chosen[low] + (position - low) * (chosen[high] - chosen[low])
     return found
 
 
@@ -141,10 +179,16 @@ def cohort_funnel(journeys: Journeys, calendar: BusinessCalendar, start: int, en
     leads = np.flatnonzero((first >= start) & (first < end))
     if leads.size == 0:
         return CohortFunnel((), np.zeros((0, len(FUNNEL)), dtype=np.int64))
-    month = calendar.local_days(first[leads].view("datetime64[us]")).astype("datetime64[M]")
-    months, cohort = np.unique(month, return_inverse=True)
-    reached = journeys.reached[leads, 1:] < NEVER
-    counts = np.stack([np.bincount(cohort[reached[:, i]], minlength=len(months)) for i in range(len(FUNNEL))], axis=1)
+    month = calendar.local_days(first[leads].view("datetime64[us]")).astype("datetime64[M]").astype(np.int64)
+    low = int(month.min())
+    cohort = month - low  # months since the first cohort's: no sort needed
+    span = int(cohort.max()) + 1
+    counts = np.stack(
+        [np.bincount(cohort[journeys.reached[r, leads] < NEVER], minlength=span) for r in range(1, 6)], axis=1
+    )
+    present = counts[:, 0] > 0
+    months = (np.arange(span) + low).astype("datetime64[M]")[present]
+    counts = counts[present]
     return CohortFunnel(tuple(str(m) for m in months), counts.astype(np.int64))
 
 

@@ -173,17 +173,21 @@ def lead_time_order(lead: Int64s, at: Int64s) -> npt.NDArray[np.intp]:
     """The permutation sorting rows by lead, then instant, keeping the given order among ties.
 
     Rows come in recorded order, which is nearly time order: a stable sort by time is cheap
-    then, and one plain sort of (lead, position in time order) packed into an int64 finishes
-    the job (a third of `lexsort`'s time on 1.8 M rows).
+    then. The leads are then put in order by a stable radix sort on 16 bits at a time (NumPy
+    sorts 16-bit keys by radix, in linear time): a third of a general sort's time on 1.8 M rows.
     """
     n = len(lead)
-    by_time = np.arange(n) if n < 2 or bool(np.all(at[1:] >= at[:-1])) else np.argsort(at, kind="stable")
-    if n == 0 or n >= 1 << 31 or int(lead.min()) < 0 or int(lead.max()) >= 1 << 31:
+    order = np.arange(n) if n < 2 or bool(np.all(at[1:] >= at[:-1])) else np.argsort(at, kind="stable")
+    if n == 0:
+        return order
+    if int(lead.min()) < 0:
         return np.lexsort((np.arange(n), at, lead))
-    key = (lead[by_time] << 31) | np.arange(n, dtype=np.int64)
-    key.sort()
-    ordered: npt.NDArray[np.intp] = by_time[key & ((1 << 31) - 1)]
-    return ordered
+    shift, top = 0, int(lead.max())
+    while shift == 0 or top >> shift:
+        digit = ((lead[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+    return order
 
 
 @dataclass(frozen=True, slots=True)

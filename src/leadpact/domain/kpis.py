@@ -522,7 +522,7 @@ class _Measures:
         version = self.mql_version(leads)
 
         def reached(r: int) -> Bools:
-            found: Bools = j.reached[leads, r] < NEVER
+            found: Bools = j.reached[r, leads] < NEVER
             return found
 
         def of(keep: Bools, counted: Bools | None = None) -> Items:
@@ -546,7 +546,7 @@ class _Measures:
             case Kpi.RECYCLE_RATE:
                 return of(everyone, j.recycled[leads] < NEVER)
             case Kpi.MQL_TO_SAL_HOURS | Kpi.TIME_TO_FIRST_CONTACT_HOURS:
-                end = j.reached[leads, 2] if kpi is Kpi.MQL_TO_SAL_HOURS else j.first_contact[leads]
+                end = j.reached[2, leads] if kpi is Kpi.MQL_TO_SAL_HOURS else j.first_contact[leads]
                 waited, days = self.waits(at, end, end < NEVER)
                 return _items(leads, at, version, owner, waited=waited, days=days)
         raise ValueError(kpi)  # pragma: no cover
@@ -571,16 +571,16 @@ class _Measures:
             case Kpi.MQL_TO_SAL_RATE:
                 return decisions((frm == MQL) & ((ranked >= 2) | out), ranked >= 2)
             case Kpi.MQL_TO_SQL_RATE:
-                return decisions(np.isin(frm, (MQL, SAL)) & ((ranked >= 3) | out), ranked >= 3)
+                return decisions(((frm == MQL) | (frm == SAL)) & ((ranked >= 3) | out), ranked >= 3)
             case Kpi.SQL_TO_OPPORTUNITY_RATE:
                 skipped = (from_ranked < 3) & (ranked >= 4)  # e.g. imported straight into an opportunity
                 return decisions(((frm == SQL) & ((ranked >= 4) | out)) | skipped, ranked >= 4)
             case Kpi.OPPORTUNITY_TO_WON_RATE:
                 closed = (frm == OPPORTUNITY) & (to != OPPORTUNITY)
-                skipped = (from_ranked < 4) & np.isin(to, (WON, LOST))
+                skipped = (from_ranked < 4) & (to == WON) | (to == LOST)
                 return decisions(closed | skipped, to == WON)
             case Kpi.RECYCLE_RATE:
-                return decisions(np.isin(frm, (MQL, SAL, SQL)) & (out | (ranked >= 4)), to == RECYCLED)
+                return decisions(((frm == MQL) | (frm == SAL) | (frm == SQL)) & (out | (ranked >= 4)), to == RECYCLED)
             case Kpi.MQL_TO_SAL_HOURS:
                 rows = np.flatnonzero(inside & (frm == MQL) & (ranked >= 2))
                 entered = rows - 1  # the move into mql this acceptance ends, when it is the lead's previous one
