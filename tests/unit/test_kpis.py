@@ -39,8 +39,6 @@ from leadpact.domain.kpis import (
     KpiReport,
     UnknownChoice,
     View,
-    _earliest,
-    _latest,
     choose,
     kpi_report,
     last_review_period,
@@ -49,6 +47,7 @@ from leadpact.domain.kpis import (
     target_of,
 )
 from leadpact.domain.ledger import EntryKind, LedgerEntry
+from leadpact.domain.measures import earliest_event, latest_event
 from leadpact.domain.pact import Kpi, ReviewCycle
 from leadpact.domain.period import parse_period
 from tests.factories import example_document
@@ -438,8 +437,8 @@ def test_latest_and_earliest_events_of_a_lead(events: list[tuple[int, int]], que
     q_lead, q_at = (np.array([q[i] for q in queries], dtype=np.int64) for i in (0, 1))
     latest = [max((i for i, e in enumerate(events) if e[0] == ql and e[1] <= qa), default=-1) for ql, qa in queries]
     earliest = [min((i for i, e in enumerate(events) if e[0] == ql and e[1] >= qa), default=-1) for ql, qa in queries]
-    assert _latest(lead, at, q_lead, q_at).tolist() == latest
-    assert _earliest(lead, at, q_lead, q_at).tolist() == earliest
+    assert latest_event(lead, at, q_lead, q_at).tolist() == latest
+    assert earliest_event(lead, at, q_lead, q_at).tolist() == earliest
 
 
 def test_micros_and_never() -> None:

@@ -43,7 +43,8 @@ def report(
             chosen = last_review_period(cycle, now, calendar.timezone)
         else:
             chosen = parse_period(period, calendar.timezone)
-        history = store.history.read()
+        grouped = (by.value,) if by in (GroupBy.SOURCE, GroupBy.CAMPAIGN, GroupBy.SEGMENT) else ()
+        history = store.history.read(grouped)
     return kpi_report(history, pact, BusinessCalendar.of(calendar), chosen, view, now, by)
 
 

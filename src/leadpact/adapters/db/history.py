@@ -5,7 +5,9 @@ and column); as for the open clocks (docs/benchmarks.md, W7), each column leaves
 `group_concat` on SQLite and `string_agg` on PostgreSQL, that NumPy parses in C. Every column of
 one query is aggregated over the same rows in the same order, so they stay aligned; stage names
 become small integer codes in the query (`CASE`), and text keys (owners, clocks, departments,
-source, campaign) come out as one row per distinct value with the ids that have it.
+source, campaign) come out as one row per distinct value with the ids that have it. Ledger rows
+come in recorded order, the tie-break between entries of one instant: SQLite scans the table in
+`seq` order (its rowid), PostgreSQL aggregates `ORDER BY seq`.
 
 The ADBC path of the batch scorer is not used: on SQLite it needs a worker process (two copies
 of SQLite in one process drop each other's file locks), whose start alone would cost more than
@@ -43,20 +45,23 @@ class HistoryColumns:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
 
-    def read(self) -> History:
+    def read(self, groups: Iterable[str] = ()) -> History:
+        """The history, with the lead groups named in `groups` (source, campaign, segment): reading a
+        group scans every lead's attributes, so only the ones a report groups by are read."""
         users = {row.name: row.department for row in self.c.execute(select(t.users.c.name, t.users.c.department))}
         owners = tuple(sorted(users))
+        transitions, contacts = self._moves_and_contacts()
         assignments = self._assignments(owners)
         runs, clocks, departments = self._runs()
         merges = select(t.identity_merges.c.absorbed_id, t.identity_merges.c.survivor_id).where(
             t.identity_merges.c.undone_at.is_(None)
         )
         return History.of(
-            self._transitions(),
-            self._contacts(),
+            transitions,
+            contacts,
             assignments,
             runs,
-            self._groups(),
+            self._groups(set(groups)),
             owners=owners,
             teams=tuple(users[o] for o in owners),
             clocks=clocks,
@@ -79,36 +84,35 @@ class HistoryColumns:
         selected = query.with_only_columns(key, *(self._joined(c, order) for c in columns)).group_by(key)
         return [(row[0], [_parsed(text) for text in row[1:]]) for row in self.c.execute(selected)]
 
-    def _transitions(self) -> Transitions:
+    def _moves_and_contacts(self) -> tuple[Transitions, Contacts]:
+        """Stage moves and contacts in one scan of the ledger, in recorded (seq) order.
+
+        Everything but the lead and the instant is packed into one integer per entry, as text is
+        what costs here: (from + 1) · 16 + (to + 1), + 256 when imported, + 512 for a contact, +
+        1024 · the pact version.
+        """
         e = t.ledger_entries.c
         codes = {stage.value: i for i, stage in enumerate(STAGES)}
-        # from, to and imported packed in one integer: (from + 1) · 16 + (to + 1), + 256 when imported
         frm = case(codes, value=e.from_stage, else_=-1) + 1
         to = case(codes, value=e.to_stage, else_=-1) + 1
-        packed = frm * 16 + to + case((e.imported, 256), else_=0)
-        query = select(e.seq).where(e.kind == EntryKind.TRANSITION.value)
-        seq, lead, at, code, version = self._columns(
-            query, [e.seq, e.lead_id, _integer(e.at), packed, func.coalesce(e.pact_version, 0)], e.seq
+        contact = case((e.kind == EntryKind.CONTACT.value, 512), else_=0)
+        packed = frm * 16 + to + case((e.imported, 256), else_=0) + contact + func.coalesce(e.pact_version, 0) * 1024
+        kinds = [EntryKind.TRANSITION.value, EntryKind.CONTACT.value]
+        lead, at, code = self._columns(
+            select(e.seq).where(e.kind.in_(kinds)), [e.lead_id, _integer(e.at), packed], e.seq
         )
-        order = _recorded(seq)
-        code = code[order]
-        return Transitions(
-            lead=lead[order],
-            at=at[order],
-            frm=((code >> 4 & 15) - 1).astype(np.int8),
-            to=((code & 15) - 1).astype(np.int8),
-            version=version[order],
-            imported=(code & 256) > 0,
+        is_contact = (code & 512) > 0
+        moves, touches = ~is_contact, is_contact
+        version = code >> 10
+        transitions = Transitions(
+            lead=lead[moves],
+            at=at[moves],
+            frm=((code[moves] >> 4 & 15) - 1).astype(np.int8),
+            to=((code[moves] & 15) - 1).astype(np.int8),
+            version=version[moves],
+            imported=(code[moves] & 256) > 0,
         )
-
-    def _contacts(self) -> Contacts:
-        e = t.ledger_entries.c
-        query = select(e.seq).where(e.kind == EntryKind.CONTACT.value)
-        seq, lead, at, version = self._columns(
-            query, [e.seq, e.lead_id, _integer(e.at), func.coalesce(e.pact_version, 0)], e.seq
-        )
-        order = _recorded(seq)
-        return Contacts(lead=lead[order], at=at[order], version=version[order])
+        return transitions, Contacts(lead=lead[touches], at=at[touches], version=version[touches])
 
     def _assignments(self, owners: tuple[str, ...]) -> Assignments:
         e = t.ledger_entries.c
@@ -143,22 +147,25 @@ class HistoryColumns:
         runs = Runs(lead, clock, responsible, version, started, due, stop)
         return runs, clocks, departments
 
-    def _groups(self) -> LeadGroups:
-        """Each lead's source and campaign attributes, and its segment (`domain.kpis.segment_of`)."""
+    def _groups(self, wanted: set[str]) -> LeadGroups:
+        """The leads' `wanted` groups: source and campaign attributes, segment (`domain.kpis.segment_of`)."""
         c = t.leads.c
         found: dict[str, dict[str, Int64s]] = {}
         for name in ("source", "campaign"):
+            if name not in wanted:
+                continue
             value = c.attributes[name].as_string()
             parts = self._grouped(select(c.id).where(value.is_not(None)), value, [c.id], c.id)
             found[name] = {str(v): ids for v, (ids,) in parts if str(v).strip()}
-        segment, employees = c.attributes["segment"].as_string(), c.attributes["employees"].as_string()
-        pairs = select(segment, employees, self._joined(c.id, c.id)).group_by(segment, employees)
-        segments: dict[str, list[Int64s]] = {}
-        for seg, size, text in self.c.execute(pairs):
-            named = segment_of({"segment": seg, "employees": _number(size)})
-            if named is not None:
-                segments.setdefault(named, []).append(_parsed(text))
-        found["segment"] = {name: np.concatenate(parts) for name, parts in segments.items()}
+        if "segment" in wanted:
+            segment, employees = c.attributes["segment"].as_string(), c.attributes["employees"].as_string()
+            pairs = select(segment, employees, self._joined(c.id, c.id)).group_by(segment, employees)
+            segments: dict[str, list[Int64s]] = {}
+            for seg, size, text in self.c.execute(pairs):
+                named = segment_of({"segment": seg, "employees": _number(size)})
+                if named is not None:
+                    segments.setdefault(named, []).append(_parsed(text))
+            found["segment"] = {name: np.concatenate(parts) for name, parts in segments.items()}
         return LeadGroups.of(found)
 
 
