@@ -308,6 +308,19 @@ def test_grouped_by_owner_and_team() -> None:
     assert (team.value, team.numerator, team.denominator) == (48.0, 3, 4)
 
 
+def test_a_clock_belongs_to_whoever_held_the_lead_as_it_ran_out() -> None:
+    # Just before it stopped, or at its due time: the handoffs (stopped by the assignment) belong to
+    # nobody, lead 8's late first contact to 田中, lead 1's meeting clock to 田中, lead 4's to 鈴木.
+    found = report(P, GroupBy.OWNER)
+    met = {g: found.find_group(Kpi.SLA_COMPLIANCE, g).figure for g in found.groups()}
+    assert {g: (f.numerator, f.denominator) for g, f in met.items() if f.denominator} == {
+        "田中": (2, 3),  # b and j met, g late
+        "山本": (1, 1),  # d
+        "鈴木": (1, 1),  # k
+        None: (5, 6),  # a c f h l met, e late
+    }
+
+
 def test_grouped_by_source_with_the_previous_period() -> None:
     found = report(C, GroupBy.SOURCE)
     ad = found.find_group(Kpi.MQL_COUNT, "ad")

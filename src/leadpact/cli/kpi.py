@@ -52,6 +52,24 @@ SHORT: dict[Kpi, dict[str, str]] = {  # column heads of the grouped table
     Kpi.SLA_COMPLIANCE: {"ja": "SLA遵守", "en": "SLA met"},
     Kpi.NEGLECTED_LEADS: {"ja": "放置", "en": "neglected"},
 }
+GROUP_NAMES = {
+    "ja": {
+        GroupBy.SOURCE: "流入元",
+        GroupBy.CAMPAIGN: "キャンペーン",
+        GroupBy.SEGMENT: "セグメント",
+        GroupBy.OWNER: "担当者",
+        GroupBy.TEAM: "部門",
+        GroupBy.PACT_VERSION: "合意書",
+    },
+    "en": {
+        GroupBy.SOURCE: "source",
+        GroupBy.CAMPAIGN: "campaign",
+        GroupBy.SEGMENT: "segment",
+        GroupBy.OWNER: "owner",
+        GroupBy.TEAM: "team",
+        GroupBy.PACT_VERSION: "pact version",
+    },
+}
 STAGE_NAMES = {
     "ja": {"mql": "MQL", "sal": "SAL", "sql": "SQL", "opportunity": "商談", "won": "受注"},
     "en": {"mql": "MQL", "sal": "SAL", "sql": "SQL", "opportunity": "opportunity", "won": "won"},
@@ -87,7 +105,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "stays": "{stage} {days:.1f}日({n}件)",
         "hint": "内訳: --by source|campaign|segment|owner|team|pact_version 根拠のリード: --leads KPI名"
         "(例 --leads {kpi})",
-        "grouped": "{by} 別",
+        "grouped": "{by}別",
         "unset": "(なし)",
         "each": "(部門ごと)",
         "lead": "リード",
@@ -317,8 +335,9 @@ def _print_table(found: KpiReport, lang: str) -> None:
 def _grouped(found: KpiReport, lang: str) -> Table:
     t = TEXT[lang]
     assert found.by is not None
-    table = Table(title=t["grouped"].format(by=found.by.value), title_justify="left")
-    table.add_column(found.by.value)
+    name = GROUP_NAMES[lang][found.by]
+    table = Table(title=t["grouped"].format(by=name), title_justify="left")
+    table.add_column(name)
     for kpi in SHORT:
         table.add_column(SHORT[kpi][lang], justify="right")
     for group in found.groups():
@@ -533,7 +552,7 @@ def _print_leads(found: KpiReport, kpi: Kpi, rows: list[LeadRow], output: Format
     if unit is Unit.HOURS:
         columns += ["waited", "bdays"]
     for column in columns:
-        head = found.by.value if column == "group" and found.by else t.get(column, column)
+        head = GROUP_NAMES[lang][found.by] if column == "group" and found.by else t.get(column, column)
         table.add_column(head, justify="right" if column in ("lead", "waited", "bdays") else "left")
     for row in rows:
         cells = {

@@ -17,8 +17,8 @@ also ends it. docs/kpis.md defines each KPI exactly; the rules that shape all of
 * **Waits are business time** on the pact calendar (`domain.sla.business_times`): hours inside
   business days (and hours), and business days after the start day up to the end day.
 * **Owner and team** of a figure's lead: the owner it had at the counted event (period view;
-  SLA runs; neglected leads at the period's end), or the first rep it was assigned to at or
-  after its first MQL (cohort view). Team is the owner's department.
+  neglected leads at the period's end; a clock run as it ran out), or the first rep it was
+  assigned to at or after its first MQL (cohort view). Team is the owner's department.
 * **Targets** come from the pact's `kpi_targets`: a count target per month or quarter is
   scaled to the period's length; shares and hours are not. SLA attainment and neglected leads
   are per responsible department: a target is met or missed by its owner department's figure.

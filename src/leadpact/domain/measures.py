@@ -287,7 +287,11 @@ class Measures:
         return self.transitions(np.sort(rows))
 
     def sla(self, view: View, start: int, end: int) -> Items:
-        """Clock runs decided by now (stopped, or running past due): in the numerator when met on time."""
+        """Clock runs decided by now (stopped, or running past due): in the numerator when met on time.
+
+        A run's owner is whoever held the lead while the clock ran out: just before it stopped, or
+        at its due time if it ran past it (a field sales rep assigned after the SQL holds the
+        meeting clock the SQL started)."""
         r = self.h.runs
         if view is View.COHORT:
             cohort = np.zeros(self.h.size, dtype=np.bool_)
@@ -299,7 +303,8 @@ class Measures:
         decided = chosen & (~running | (r.due < self.now))
         rows = np.flatnonzero(decided)
         met = (r.stopped[rows] <= r.due[rows]) & ~running[rows]
-        owner = self.owner_at(r.lead[rows], r.started[rows])
+        ran_out = np.maximum(r.started[rows], np.minimum(r.stopped[rows], r.due[rows]) - 1)
+        owner = self.owner_at(r.lead[rows], ran_out)
         return _items(
             r.lead[rows],
             r.started[rows],
