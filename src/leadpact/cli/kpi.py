@@ -588,7 +588,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         view: Annotated[
-            str, typer.Option("--view", help="cohort: the leads first MQL in the period; period: what happened in it.")
+            str,
+            typer.Option(
+                "--view",
+                help="cohort: the leads whose first MQL falls in the period, followed to now; "
+                "period: what happened in it.",
+            ),
         ] = View.COHORT.value,
         by: Annotated[
             str | None,
