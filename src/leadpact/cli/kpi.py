@@ -223,9 +223,10 @@ def _department(pact: Pact | None, department: str, lang: str) -> str:
     return found.name if lang == "ja" or not found.name_en else found.name_en
 
 
-def _clock(pact: Pact | None, clock: str) -> str:
+def _clock(pact: Pact | None, clock: str, lang: str) -> str:
+    """A clock by its label in Japanese (the pact's labels are written for its people), by its id in English."""
     found = next((c for c in pact.clocks if c.id == clock), None) if pact is not None else None
-    return found.label if found is not None and found.label else clock
+    return found.label if lang == "ja" and found is not None and found.label else clock
 
 
 def _owners(result: KpiResult, pact: Pact | None, lang: str) -> str:
@@ -302,7 +303,7 @@ def _print_table(found: KpiReport, lang: str) -> None:
         if result.department is not None:
             label = t["department"].format(name=_department(pact, result.department, lang))
         elif result.clock is not None:
-            label = t["clock"].format(name=_clock(pact, result.clock))
+            label = t["clock"].format(name=_clock(pact, result.clock, lang))
         else:
             label = KPI_NAMES[result.kpi][lang]
         unit = result.definition.unit
