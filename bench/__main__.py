@@ -1,4 +1,4 @@
-"""`python -m bench --tier S|M|L --out bench-results.json`: W1–W7 and W10, each beside its baselines.
+"""`python -m bench --tier S|M|L --out bench-results.json`: W1–W8 and W10, each beside its baselines.
 
 Generated store files and working copies live in the cache dir (default ~/.cache/leadpact-bench,
 or LEADPACT_BENCH_CACHE), never in the repository. A tier M or L run also runs W3 at tier S,
@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import imports, webhooks, workloads
+from bench import funnel, imports, webhooks, workloads
 from bench.generate import CLOCKS_VERSION, GENERATOR_VERSION, TIERS, dataset
 from bench.machine import machine_info
 from bench.workloads import Variant
@@ -62,6 +62,11 @@ TARGETS = {
         ("ours ≤ 0.5 s", "absolute", 0.5),
         ("≥ 20× per-lead loop with jpholiday", "jpholiday", 20.0),
     ],
+    "W8": [
+        ("ours ≤ 0.5 s", "absolute", 0.5),
+        ("≤ 2× the DuckDB SQL reference", "DuckDB SQL reference", 2.0),
+        ("≥ 8× SQLite SQL", "SQLite SQL", 8.0),
+    ],
 }
 # W5/W6 (HTTP): (target, measure, threshold); measures are "rps", "eps", "p99" of the named variant's
 # median run, or a ratio "a/b" of two variants' events/s. Not tier-dependent: judged at every tier.
@@ -81,7 +86,7 @@ HTTP_TARGETS = {
         ("as deployed p99 ≤ 100 ms", "p99", "ours as deployed", 100.0),
     ],
 }
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W10"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W10"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         if "W7" in wanted:
             console.print("W7 neglected-lead sweep over every open clock …")
             results["workloads"]["W7"] = workloads.w7(tier, pact, cache)
+        if "W8" in wanted:
+            console.print("W8 funnel KPIs: cohort × stage conversion and median time in stage …")
+            results["workloads"]["W8"] = funnel.w8(tier, pact, cache)
         if "W10" in wanted:
             url = os.environ.get("LEADPACT_BENCH_POSTGRES_URL") or os.environ.get("LEADPACT_TEST_POSTGRES_URL")
             if url:

@@ -484,3 +484,162 @@ def clock_store_file(clocks: OpenClocks, pact: Pact, cache: Path) -> Path:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(path)
     return path
+
+
+# --- W8: the funnel's history ----------------------------------------------------------------------
+
+FUNNEL_VERSION = 1  # bump when the transitions or their store's layout change, so cached stores are rebuilt
+PACT_V2_AT = to_micros(END - timedelta(days=183))  # entries from then on were made under pact version 2
+IMPORTED_BEFORE = to_micros(START + timedelta(days=183))  # entries before then came from the MA, imported
+# From each stage: (next stage, share, median delay in days). The shares follow the reference's
+# conversion rates (§5.1: MQL→SAL 70 %, SAL→SQL 60 %, SQL→Opp 50 %, won 25 %); a tenth of the
+# accepted MQLs skip SAL; recycled leads come back as MQLs, up to twice.
+MOVES: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "lead": (("mql", 0.38, 20.0), ("disqualified", 0.15, 30.0), ("sql", 0.02, 15.0)),
+    "mql": (("sal", 0.63, 1.0), ("sql", 0.07, 2.0), ("recycled", 0.20, 3.0), ("disqualified", 0.10, 3.0)),
+    "sal": (("sql", 0.60, 5.0), ("recycled", 0.40, 10.0)),
+    "sql": (("opportunity", 0.50, 4.0), ("recycled", 0.35, 10.0), ("disqualified", 0.15, 10.0)),
+    "opportunity": (("won", 0.25, 30.0), ("lost", 0.75, 40.0)),
+    "lost": (("recycled", 0.30, 60.0),),
+    "recycled": (("mql", 0.45, 45.0),),
+}
+SOURCES = ("web_form", "seminar", "exhibition", "referral", "ad")
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelHistory:
+    """W8's stage moves in recorded order (imported history first, then leadpact's own as it was
+    recorded: mostly in time order, 2 % of entries recorded late). Stages are codes of
+    `leadpact.domain.history.STAGES`; instants µs since the epoch."""
+
+    tier: Tier
+    seq: Int64s
+    lead: Int64s
+    at: Int64s
+    frm: npt.NDArray[np.int8]
+    to: npt.NDArray[np.int8]
+    version: Int64s
+    imported: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.lead)
+
+
+def funnel_history(tier: Tier) -> FunnelHistory:
+    """Every lead's path through the funnel over the 25 months before `END`, always the same for a tier."""
+    from leadpact.domain.history import stage_code
+
+    rng = np.random.default_rng(SEED + 8 + tier.leads)
+    n = tier.leads
+    lead = np.arange(1, n + 1, dtype=np.int64)
+    at = rng.integers(START_MICROS, END_MICROS, size=n)  # when each lead appeared
+    state = np.full(n, stage_code("lead"), dtype=np.int8)
+    comebacks = np.zeros(n, dtype=np.int8)
+    parts: list[tuple[Int64s, Int64s, npt.NDArray[np.int8], npt.NDArray[np.int8]]] = []
+    while len(lead):
+        roll = rng.random(len(lead))
+        nxt = np.full(len(lead), -1, dtype=np.int8)
+        delay = np.zeros(len(lead))
+        for frm, moves in MOVES.items():
+            here = state == stage_code(frm)
+            low = 0.0
+            for to, share, days in moves:
+                chosen = here & (roll >= low) & (roll < low + share)
+                nxt[chosen] = stage_code(to)
+                delay[chosen] = days
+                low += share
+        again = (state == stage_code("recycled")) & (nxt == stage_code("mql"))
+        nxt[again & (comebacks >= 2)] = -1
+        comebacks += again
+        when = at + (rng.lognormal(0.0, 0.8, len(lead)) * delay * DAY_MICROS).astype(np.int64)
+        moved = (nxt >= 0) & (when < END_MICROS)
+        parts.append((lead[moved], when[moved], state[moved], nxt[moved]))
+        lead, at, state, comebacks = lead[moved], when[moved], nxt[moved], comebacks[moved]
+    leads = np.concatenate([p[0] for p in parts])
+    times = np.concatenate([p[1] for p in parts])
+    frm = np.concatenate([p[2] for p in parts])
+    to = np.concatenate([p[3] for p in parts])
+    imported = times < IMPORTED_BEFORE
+    # recorded: the imported history at once, then leadpact's own entries as they came, a few late
+    recorded = np.where(imported, times - END_MICROS, times)
+    late = ~imported & (rng.random(len(times)) < 0.02)
+    recorded[late] += rng.integers(HOUR_MICROS, 7 * DAY_MICROS, size=int(late.sum()))
+    order = np.argsort(recorded, kind="stable")
+    return FunnelHistory(
+        tier=tier,
+        seq=np.arange(1, len(order) + 1, dtype=np.int64),
+        lead=leads[order],
+        at=times[order],
+        frm=frm[order],
+        to=to[order],
+        version=np.where(times[order] >= PACT_V2_AT, 2, 1).astype(np.int64),
+        imported=imported[order],
+    )
+
+
+def funnel_store_file(history: FunnelHistory, pact: Pact, cache: Path) -> Path:
+    """A migrated SQLite store holding W8's leads (with a source and a size) and their stage moves as
+    ledger entries under pact versions 1 and 2 (built once, then cached)."""
+    from leadpact.domain.history import STAGES
+
+    path = cache / f"store-funnel-{history.tier.name}-f{FUNNEL_VERSION}.db"
+    if path.exists():
+        return path
+    partial = _migrated(path.with_suffix(".partial"))
+    rng = np.random.default_rng(SEED + 9 + history.tier.leads)
+    at = END_MICROS
+    with closing(sqlite3.connect(partial, isolation_level=None)) as connection:
+        connection.execute("PRAGMA synchronous=OFF")
+        indexes = [str(CreateIndex(i).compile(dialect=sqlite_dialect.dialect())) for i in tables.ledger_entries.indexes]
+        for index in tables.ledger_entries.indexes:
+            connection.execute(f"DROP INDEX {index.name}")
+        connection.execute("BEGIN")
+        connection.execute(
+            "INSERT INTO users (id, name, department, email, is_manager, is_active, created_at) "
+            "VALUES (1, 'bench', 'marketing', NULL, 1, 1, ?)",
+            (at,),
+        )
+        _activate(connection, pact, at)
+        document = json.dumps(pact.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+        connection.execute(
+            "INSERT INTO pact_versions (version, content_hash, source_text, document, proposed_by, proposed_at, "
+            "status, activated_at) VALUES (2, ?, '', ?, 1, ?, 'active', ?)",
+            ("1" * 64, document, PACT_V2_AT, PACT_V2_AT),
+        )
+        connection.execute("UPDATE pact_versions SET status = 'superseded' WHERE version = 1")
+        sources = rng.integers(0, len(SOURCES), size=history.tier.leads)
+        employees = rng.choice((20, 80, 150, 450, 2500), size=history.tier.leads)
+        bant = json.dumps({"confirmed": [], "facts": {}})
+        connection.executemany(
+            "INSERT INTO leads (id, email, attributes, stage, stage_changed_at, owner_id, bant, created_at, "
+            "updated_at, version) VALUES (?, NULL, ?, 'lead', ?, NULL, ?, ?, ?, 1)",
+            (
+                (i + 1, f'{{"source": "{SOURCES[s]}", "employees": {e}}}', at, bant, at, at)
+                for i, (s, e) in enumerate(zip(sources.tolist(), employees.tolist(), strict=True))
+            ),
+        )
+        names = [s.value for s in STAGES]
+        connection.executemany(
+            "INSERT INTO ledger_entries (seq, lead_id, kind, from_stage, to_stage, owner, at, recorded_at, actor, "
+            "department, pact_version, evidence, reason, note, override, imported, prev_hash, hash) "
+            "VALUES (?, ?, 'transition', ?, ?, NULL, ?, ?, 'bench', 'marketing', ?, '{}', NULL, NULL, 0, ?, '', ?)",
+            (
+                (seq, lead, names[f], names[t], when, when, version, imported, f"{seq:064x}")
+                for seq, lead, f, t, when, version, imported in zip(
+                    history.seq.tolist(),
+                    history.lead.tolist(),
+                    history.frm.tolist(),
+                    history.to.tolist(),
+                    history.at.tolist(),
+                    history.version.tolist(),
+                    history.imported.tolist(),
+                    strict=True,
+                )
+            ),
+        )
+        for index in indexes:
+            connection.execute(index)
+        connection.execute("COMMIT")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    partial.rename(path)
+    return path

@@ -289,6 +289,8 @@ def print_summary(summary: DemoSummary, lang: str, database_url: str) -> None:
         f"leadpact{db} pact show",
         f"leadpact{db} pact history",
         f"leadpact{db} ledger verify",
+        f"leadpact{db} kpi --period 2026-Q3",
+        f"leadpact{db} kpi --period 2026-Q3 --by owner",
     ):
         out.print(f"  {escape(command)}", soft_wrap=True)
     for rejection in summary.rejected[:20]:
