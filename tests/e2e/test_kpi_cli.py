@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_PACT
 from tests.e2e.test_cli import run
-from tests.integration.test_kpis import email, events
+from tests.factories import example_text
+from tests.integration.test_kpis import HANDOFF_STOPS_AT_ASSIGNMENT, email, events
 
 NOW = "2026-10-01T09:00+09:00"
 
@@ -22,7 +22,9 @@ def db(sqlite_url: str, tmp_path: Path) -> str:
     people += [("山本", "inside_sales", False), ("小林", "inside_sales", True)]  # the history's overrides need managers
     for name, department, manager in people:
         assert run(sqlite_url, "user", "add", name, "--department", department, *(["--manager"] * manager))[0] == 0
-    assert run(sqlite_url, "pact", "propose", str(EXAMPLE_PACT), "--by", "佐藤")[0] == 0
+    pact = tmp_path / "pact.yaml"
+    pact.write_text(example_text(HANDOFF_STOPS_AT_ASSIGNMENT), encoding="utf-8")
+    assert run(sqlite_url, "pact", "propose", str(pact), "--by", "佐藤")[0] == 0
     for name in ("佐藤", "田中", "鈴木"):
         assert run(sqlite_url, "pact", "approve", "1", "--by", name)[0] == 0
     path = tmp_path / "events.jsonl"

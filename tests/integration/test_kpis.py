@@ -27,12 +27,16 @@ from leadpact.services.identities import merge_leads
 from leadpact.services.imports import import_file
 from leadpact.services.ingest import ingest
 from leadpact.services.kpis import leads_behind, report
-from tests.factories import event, lines, sign_example_pact
+from tests.factories import event, example_document, lines, sign_example_pact
 
 JST = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 10, 1, 9, tzinfo=JST)
 SOURCES = {1: "ad", 2: "ad", 3: "seminar", 4: "referral", 5: "ad", 6: "web_form", 7: "ad", 8: "seminar"}
 EMPLOYEES = {1: 500, 2: 40, 3: 120, 4: 2000, 5: 500, 6: 300, 7: 40, 8: 120}
+# This history's pact stops marketing's handoff clock at an assignment only (the example pact also
+# stops it when the MQL is recycled or disqualified): lead 3, taken to sql by a manager without one
+# and recycled from there, keeps that clock running past the quarter, the neglected lead below.
+HANDOFF_STOPS_AT_ASSIGNMENT = ("stop: [assigned, entered_recycled, entered_disqualified]", "stop: assigned")
 
 
 def jst(month: int, day: int, hour: int = 10) -> str:
@@ -123,7 +127,7 @@ def imported(app: App, tmp_path: Path) -> None:
 
 
 def build(app: App, tmp_path: Path) -> None:
-    sign_example_pact(app)
+    sign_example_pact(app, example_document(HANDOFF_STOPS_AT_ASSIGNMENT))
     users.add_user(app.store(), app.clock, "山本", "inside_sales", None, False)
     users.add_user(app.store(), app.clock, "小林", "inside_sales", None, True)
     found = ingest(app.engine, app.clock, lines(events()))
