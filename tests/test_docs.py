@@ -12,6 +12,8 @@ from typer.main import get_command
 from leadpact.cli import app
 from leadpact.config import Settings
 from leadpact.domain.escalation import signature
+from leadpact.domain.kpis import GroupBy, View
+from leadpact.domain.pact import Kpi
 from tests.conftest import ROOT
 
 
@@ -40,6 +42,21 @@ def test_every_command_is_in_the_readme(readme: str, command: str) -> None:
 def test_every_setting_is_documented(name: str) -> None:
     text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     assert f"`{name}`" in text and f"`LEADPACT_{name.upper()}`" in text
+
+
+@pytest.mark.parametrize("kpi", [k.value for k in Kpi])
+def test_every_kpi_is_defined_in_docs_kpis(kpi: str) -> None:
+    text = (ROOT / "docs" / "kpis.md").read_text(encoding="utf-8")
+    section = text.split(f"### `{kpi}`\n", 1)
+    assert len(section) == 2, f"docs/kpis.md has no section for {kpi}"
+    body = section[1].split("\n### ", 1)[0]
+    assert "Owner" in body, f"docs/kpis.md does not say who owns {kpi}"
+    assert f"`{kpi}`" in (ROOT / "docs" / "pact.md").read_text(encoding="utf-8")  # a target may name it
+
+
+@pytest.mark.parametrize("name", [f"`{g.value}`" for g in GroupBy] + [f"`{v.value}`" for v in View])
+def test_every_group_by_field_and_view_is_documented(name: str) -> None:
+    assert name in (ROOT / "docs" / "kpis.md").read_text(encoding="utf-8")
 
 
 def test_the_readme_shows_the_two_commands_first() -> None:

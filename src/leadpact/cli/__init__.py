@@ -411,3 +411,7 @@ _feedback.register(app)
 from leadpact.cli import checklist as _checklist  # noqa: E402
 
 _checklist.register(app)
+
+from leadpact.cli import kpi as _kpi  # noqa: E402
+
+_kpi.register(app)

@@ -376,12 +376,19 @@ class ReviewCycle(StrEnum):
 
 
 class Kpi(StrEnum):
+    """The shared KPIs, in funnel order; each one's definition is in docs/kpis.md (`domain.kpis`)."""
+
     MQL_COUNT = "mql_count"
+    RE_MQL_COUNT = "re_mql_count"
+    MQL_TO_SAL_RATE = "mql_to_sal_rate"
+    MQL_TO_SAL_HOURS = "mql_to_sal_hours"
+    TIME_TO_FIRST_CONTACT_HOURS = "time_to_first_contact_hours"
     MQL_TO_SQL_RATE = "mql_to_sql_rate"
     SQL_TO_OPPORTUNITY_RATE = "sql_to_opportunity_rate"
     OPPORTUNITY_TO_WON_RATE = "opportunity_to_won_rate"
+    RECYCLE_RATE = "recycle_rate"
+    SQL_WITHOUT_MQL = "sql_without_mql"
     SLA_COMPLIANCE = "sla_compliance"
-    TIME_TO_FIRST_CONTACT_HOURS = "time_to_first_contact_hours"
     NEGLECTED_LEADS = "neglected_leads"
 
 

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from leadpact.domain.calendar import BusinessCalendar
+import numpy as np
+import numpy.typing as npt
+
+from leadpact.domain.calendar import DAY, BusinessCalendar, Instants, instant
 
 UTC = ZoneInfo("UTC")
 
@@ -61,6 +64,39 @@ def business_time(calendar: BusinessCalendar, start: datetime, end: datetime) ->
                 total += overlap
         day += timedelta(days=1)
     return total
+
+
+def business_times(calendar: BusinessCalendar, starts: Instants, ends: Instants) -> npt.NDArray[np.int64]:
+    """`business_time` of many intervals at once, in microseconds (0 where an interval ends before it starts).
+
+    Each local day of the span the intervals cover gets its open window once (its opening and
+    closing instants, from the same `_open_interval` the scalar walk uses, so daylight saving
+    and business hours agree), and a running total of the business time before it. An
+    interval's business time is then the total between its first and last days, less the part
+    of its first day's window before its start, plus the part of its last day's window before
+    its end: two lookups an interval instead of a walk over its days (KPIs measure hundreds of
+    thousands of waits at once).
+    """
+    starts, ends = starts.astype("datetime64[us]"), ends.astype("datetime64[us]")
+    if starts.size == 0:
+        return np.zeros(starts.shape, dtype=np.int64)
+    first_days, last_days = calendar.local_days(starts), calendar.local_days(ends)
+    low = min(first_days.min(), last_days.min())
+    span = np.arange(low, max(first_days.max(), last_days.max()) + DAY, dtype="datetime64[D]")
+    windows = [_open_interval(calendar, day) for day in span.astype(object)]
+    opens = np.array([instant(o) for o, _ in windows], dtype="datetime64[us]").astype(np.int64)
+    closes = np.array([instant(c) for _, c in windows], dtype="datetime64[us]").astype(np.int64)
+    length = np.where(np.is_busday(span, busdaycal=calendar.numpy), closes - opens, 0)
+    before = np.concatenate(([0], np.cumsum(length)))  # business time before each day of the span
+    first, last = (first_days - low).astype(np.int64), (last_days - low).astype(np.int64)
+    start, end = starts.astype(np.int64), ends.astype(np.int64)
+    total = (
+        before[last]
+        - before[first]
+        - np.clip(start - opens[first], 0, length[first])
+        + np.clip(end - opens[last], 0, length[last])
+    )
+    return np.where(end > start, total, 0)
 
 
 def _open_interval(calendar: BusinessCalendar, day: date) -> tuple[datetime, datetime]:

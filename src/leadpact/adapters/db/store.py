@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from leadpact.adapters.db import driver
 from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.history import HistoryColumns
 from leadpact.adapters.db.imports import ImportedActivities, ImportRuns, Quarantine
 from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import from_micros, to_micros
@@ -1223,6 +1224,7 @@ class Store:
         self.notifications = Notifications(c)
         self.import_runs, self.quarantine = ImportRuns(c), Quarantine(c)
         self.imported_activities = ImportedActivities(c)
+        self.history = HistoryColumns(c)
         return self
 
     def commit(self) -> None:
