@@ -91,7 +91,7 @@ class DecidedRun:
     started_at: datetime
     due_at: datetime
     stopped_at: datetime | None  # None: still running at now (so late)
-    owner: str | None  # who held the lead when the clock fell due
+    owner: str | None  # who held the lead when the clock was met, or when it fell due
     calendar: BusinessCalendar  # of the pact version the clock started under
     holdings: tuple[Holding, ...] = ()  # the lead's owners' departments over time, oldest first
 

@@ -170,18 +170,18 @@ class _Facts:
         return a.at[lo:hi].tolist(), a.owner[lo:hi].tolist()
 
     def decided_runs(self, start: int, end: int) -> list[DecidedRun]:
-        """The clock runs started in [start, end) and decided by now, with who held each lead when it fell due."""
+        """The clock runs started in [start, end) and decided by now, with who held each lead when its clock was
+        met or fell due."""
         r, h = self.h.runs, self.h
         chosen = (r.started >= start) & (r.started < end) & ((r.stopped != NEVER) | (r.due < self.at))
         out = []
         for row in np.flatnonzero(chosen).tolist():
             lead, version = int(r.lead[row]), int(r.version[row])
             clock = h.clocks[int(r.clock[row])]
-            due = int(r.due[row])
+            due, stopped = int(r.due[row]), int(r.stopped[row])
             at, owners = self._owners(lead)
-            found = bisect_right(at, due) - 1
+            found = bisect_right(at, min(due, stopped)) - 1  # who held the lead when the clock was met or fell due
             owner = h.owners[owners[found]] if found >= 0 and owners[found] >= 0 else None
-            stopped = int(r.stopped[row])
             out.append(
                 DecidedRun(
                     lead_id=lead,
