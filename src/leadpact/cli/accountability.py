@@ -106,7 +106,7 @@ TEXT: dict[str, dict[str, Any]] = {
     "ja": {
         "title": "責任分担レポート {label}({first}〜{last}、{zone})、{now} 時点",
         "intro": "各部門が責任を負うもの。KPIは期間表示(`leadpact kpi --view period` と同じ数値)、"
-        "前期 {previous} と比較。合意書 {versions}",
+        "前期 {previous} と比較。目標は合意書 v{active}",
         "no_leads": "{label} にはリードがありません(すべて0件)。",
         "section": "■ {name}",
         "kpis": "責任KPI",
@@ -150,6 +150,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "short_count_fewer": "  不足: 目標には{items}が {k}件少ない必要がありました",
         "short_hours": "  不足: 中央値 {value} に対し目標 {target}",
         "volume": "  量: 流入元別の{items}(前期 {previous} と比較)",
+        "volume_none": "  量: 今期・前期とも{items}はありません",
         "mix": "    変化 {change} = 流入元の構成 {mix} + 流入元内の率 {within}",
         "source": "流入元",
         "now": "今期",
@@ -166,6 +167,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "speed_none": "  速度: この段階の時計が期限を超えた後の{items}はありません",
         "speed_clocked": "  速度: 上記のSLA違反 {late}件(時計別・担当者別)",
         "definition_same": "  定義: 今期・前期とも合意書 {version}(定義の変更なし)",
+        "definition_none": "  定義: 今期・前期に有効な合意書はありません",
         "definition": "  定義: 合意書 {versions} が有効。版ごとの数値:",
         "version": "版",
         "changed": "    {old} → {new}({at} 発効):",
@@ -176,7 +178,7 @@ TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "title": "Accountability {label} ({first} – {last}, {zone}), as of {now}",
         "intro": "What each department answers for. KPIs of the period view (the figures of "
-        "`leadpact kpi --view period`), compared with {previous}. Pact {versions}",
+        "`leadpact kpi --view period`), compared with {previous}; targets of pact v{active}",
         "no_leads": "no leads in {label} (every count is 0).",
         "section": "■ {name}",
         "kpis": "KPIs it owns",
@@ -224,6 +226,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "short_count_fewer": "  shortfall: the target needed {k} fewer {items}",
         "short_hours": "  shortfall: a median of {value} against a target of {target}",
         "volume": "  volume: {items} by source, against {previous}",
+        "volume_none": "  volume: no {items} in this period or the one before",
         "mix": "    change {change} = source mix {mix} + within sources {within}",
         "source": "source",
         "now": "now",
@@ -240,6 +243,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "speed_none": "  speed: none of the {items} came after a late clock of this step",
         "speed_clocked": "  speed: the {late} breaches above (by clock and rep)",
         "definition_same": "  definition: pact {version} throughout this period and the one before: no change",
+        "definition_none": "  definition: no pact was in force in this period or the one before",
         "definition": "  definition: pact {versions} in force; the figure by version:",
         "version": "version",
         "changed": "    {old} → {new} (in force from {at}):",
@@ -346,8 +350,7 @@ def _print_table(found: AccountabilityReport, lang: str) -> None:
         )
         + "[/bold]"
     )
-    versions = ", ".join(_version(v) for v in account.versions) or "—"
-    cli.out.print(escape(t["intro"].format(previous=period.previous().label, versions=versions)), soft_wrap=True)
+    cli.out.print(escape(t["intro"].format(previous=period.previous().label, active=found.version)), soft_wrap=True)
     if account.leads == 0:
         cli.out.print(t["no_leads"].format(label=period.label))
     first_owner = _first_owners(account.departments)
@@ -527,6 +530,9 @@ def _print_missed(missed: MissedKpi, found: AccountabilityReport, lang: str) -> 
 
 def _print_volume(v: Volume, items: str, found: AccountabilityReport, lang: str) -> None:
     cli, t = _cli(), TEXT[lang]
+    if not v.lines:
+        cli.out.print(t["volume_none"].format(items=items))
+        return
     cli.out.print(t["volume"].format(items=items, previous=found.account.period.previous().label))
     table = Table(box=None, padding=(0, 1), pad_edge=False)
     table.add_column(f"    {t['source']}")
@@ -603,8 +609,10 @@ def _print_speed(s: Speed, items: str, against: str, found: AccountabilityReport
 def _print_definition(d: Redefinition | None, found: AccountabilityReport, result: KpiResult, lang: str) -> None:
     cli, t, account = _cli(), TEXT[lang], found.account
     if d is None:
-        version = _version(account.versions[0]) if account.versions else "—"
-        cli.out.print(t["definition_same"].format(version=version))
+        if account.versions:
+            cli.out.print(t["definition_same"].format(version=_version(account.versions[0])))
+        else:
+            cli.out.print(t["definition_none"])
         return
     versions = ", ".join(_version(v) for v in account.versions)
     cli.out.print(t["definition"].format(versions=versions))
@@ -783,7 +791,8 @@ def report_json(found: AccountabilityReport) -> dict[str, Any]:
         "view": "period",
         "now": account.now.isoformat(),
         "leads": account.leads,
-        "pact_versions": list(account.versions),
+        "pact_version": found.version,
+        "pact_versions_in_force": list(account.versions),
         "rejections": account.rejections,
         "pending_disputes": account.pending,
         "departments": [

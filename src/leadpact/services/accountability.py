@@ -64,6 +64,7 @@ class AccountabilityReport:
     account: Account
     kpis: KpiReport
     pact: Pact  # the active pact: departments, targets, calendar
+    version: int  # its version
     reasons: Mapping[tuple[ReasonKind, str], ReasonCode]  # the labels of the reasons shown
     clocks: Mapping[str, str]  # each clock's label (the newest version's naming it)
 
@@ -109,7 +110,9 @@ def accountability(engine: Engine, now: datetime, period: str | None = None) -> 
         leads=by_source.leads,
         versions=tuple(in_force),
     )
-    return AccountabilityReport(account, by_source, pact, _labels(pacts, verdicts), _clock_labels(versions))
+    return AccountabilityReport(
+        account, by_source, pact, active.version, _labels(pacts, verdicts), _clock_labels(versions)
+    )
 
 
 def _missed(
