@@ -123,9 +123,9 @@ def test_bad_input_names_the_valid_choices(db: str) -> None:
 def test_before_any_pact_is_signed_it_is_refused(sqlite_url: str) -> None:
     code, _, err = run(sqlite_url, "accountability", "--period", "2026-Q3", "--now", AT)
     assert code == 1 and "pact" in err
-    sign(sqlite_url)  # a pact signed, nothing happened yet: zeros, not an error
-    code, out, _ = run(sqlite_url, "--lang", "en", "accountability", "--now", AT)
-    assert code == 0 and "Accountability 2026-Q3" in out and "no leads in 2026-Q3" in out
+    sign(sqlite_url)  # a pact signed (today), nothing happened since: zeros, not an error
+    code, out, _ = run(sqlite_url, "--lang", "en", "accountability", "--now", "2030-01-01T09:00+09:00")
+    assert code == 0 and "Accountability 2029-Q4" in out and "no leads in 2029-Q4" in out
     assert "Missed: MQLs (first) 0 (target 300)" in out and "the target needed 300 more MQLs" in out
     assert "volume: no MQLs in this period or the one before" in out
-    assert "definition: no pact was in force in this period or the one before" in out  # signed just now
+    assert "definition: pact v1 throughout this period and the one before: no change" in out
