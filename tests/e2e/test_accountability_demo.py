@@ -95,6 +95,6 @@ def test_the_table_tells_it_to_a_reader(demo: dict[str, Any]) -> None:
     assert code == 0
     slowest = max(INSIDE_SALES, key=lambda rep: (rep.median_hours, rep.neglect)).name
     inside = out.split("■ インサイドセールス部", 1)[1].split("■ 営業部", 1)[0]
-    assert f"担当者別(期限の時点の担当者): {slowest}" in inside
+    assert f"担当者別(期限内に対応した時点、または期限の時点の担当者): {slowest}" in inside
     marketing = out.split("■ マーケティング部", 1)[1].split("■ インサイドセールス部", 1)[0]
     assert "計上された却下(リード品質)" in marketing and "予算なし (no_budget)" in marketing

@@ -97,7 +97,8 @@ def sign(app: App, at: datetime, *replacements: tuple[str, str]) -> int:
     return proposed.version
 
 
-def build(app: App) -> None:
+def build(app: App, *edits: tuple[str, str]) -> None:
+    """The half year above; `edits` change the text of both pact versions."""
     for name, department, manager in (
         ("佐藤", "marketing", True),
         ("田中", "inside_sales", False),
@@ -106,7 +107,7 @@ def build(app: App) -> None:
         ("鈴木", "field_sales", True),
     ):
         users.add_user(app.store(), FixedClock(jst(4, 1)), name, department, None, manager)
-    assert sign(app, jst(5, 1)) == 1
+    assert sign(app, jst(5, 1), *edits) == 1
     upserts = [
         event("lead_upsert", jst(5, 20), lead=email(lead), attributes={"source": source, "company": f"会社{lead}"})
         for lead, source in SOURCES.items()
@@ -158,7 +159,7 @@ def build(app: App) -> None:
             move("A", jst(7, 29), "won", "鈴木"),
         ],
     )
-    assert sign(app, jst(8, 1), ("score_threshold: 80", "score_threshold: 70")) == 2
+    assert sign(app, jst(8, 1), *edits, ("score_threshold: 80", "score_threshold: 70")) == 2
     apply(
         app,
         [

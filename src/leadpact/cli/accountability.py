@@ -126,9 +126,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "split": "  超過した時計の時間: 部門自身の時間 {own}営業日({own_share})"
         "・振り分け遅延 {routing}営業日({routing_share})・業務時間外 {off}日",
         "by_clock": "  時計別: {items}",
-        "by_owner": "  担当者別(期限の時点の担当者): {items}",
+        "by_owner": "  担当者別(期限内に対応した時点、または期限の時点の担当者): {items}",
         "late_of": "{name} {late}/{decided}件",
-        "nobody": "期限時点で担当者なし",
+        "nobody": "担当者なし",
         "held": "リード保有: 期間内 {days}営業日、リード {leads}件({stages})",
         "held_spells": "  期間内に終わった保有 {ended}件(中央値 {ended_median}営業日)・期末に保有中 {still}件"
         "(ここまでの中央値 {still_median}営業日)",
@@ -199,9 +199,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "split": "  time of the late clocks: the department's own {own} bus. days ({own_share}) · "
         "routing delay {routing} bus. days ({routing_share}) · off-hours {off} days",
         "by_clock": "  by clock: {items}",
-        "by_owner": "  by rep (who held the lead when the clock fell due): {items}",
+        "by_owner": "  by rep (who held the lead when the clock was met or fell due): {items}",
         "late_of": "{name} {late} of {decided}",
-        "nobody": "no owner when due",
+        "nobody": "no owner",
         "held": "Leads held: {days} bus. days in the period, {leads} lead(s) ({stages})",
         "held_spells": "  holdings that ended in the period {ended} (median {ended_median} bus. days) · "
         "still held at its end {still} (median so far {still_median} bus. days)",
