@@ -61,8 +61,12 @@ def test_the_table_in_english(db: str) -> None:
     assert "Missed: MQLs (first) 8 (target 300)" in out and "the target needed 292 more MQLs" in out
     assert "shortfall: the target needed 1 more SQLs among the 6 decisions on MQLs and SALs" in out
     assert "v1 → v2 (in force from 2026-08-01 10:00):" in out
-    assert "Leads held: 39.0 bus. days" not in out  # field sales also holds P1, the SQL nobody took
-    assert "Leads held: 100.0 bus. days in the period, 3 lead(s) (SQL 71.0 · opportunity 29.0)" in out
+    # field sales also holds P1, the SQL of 6/3 nobody took, for the whole quarter (61 business days)
+    assert "Leads held: 100.0 bus. days in the period, 3 lead(s)" in out
+    assert (
+        "by stage: SQL 71.0 bus. days (2 stays ended in the period, median 5.0) · "
+        "opportunity 29.0 bus. days (2 stays ended in the period, median 14.5)"
+    ) in out
 
 
 def test_json(db: str) -> None:

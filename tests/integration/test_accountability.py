@@ -271,9 +271,9 @@ def test_time_held_by_department(app: App, found: AccountabilityReport) -> None:
     # A: SQL 7/6 → 7/8 (2), opportunity → 7/29 (14); G: SQL 8/7 → 8/20 (8), opportunity → 9/10 (15); P1, an SQL
     # since 6/3 10:00 that no field sales rep took, is field sales' all quarter: 61 business days, 80 and 14 h so far
     assert field.leads == 3 and field.business_days == pytest.approx(39 + 61)
-    assert [(s.stage, s.business_days) for s in field.stages] == [
-        (Stage.SQL, pytest.approx(10 + 61)),
-        (Stage.OPPORTUNITY, pytest.approx(29)),
+    assert [(s.stage, s.business_days, s.ended, s.ended_median) for s in field.stages] == [
+        (Stage.SQL, pytest.approx(10 + 61), 2, pytest.approx(5)),  # stays of 2 and 8 ended; P1's goes on
+        (Stage.OPPORTUNITY, pytest.approx(29), 2, pytest.approx(14.5)),  # of 14 and 15
     ]
     assert (field.ended, field.ended_median, field.still) == (2, pytest.approx(19.5), 1)
     assert (field.still_leads, field.still_median) == ((ids["P1"],), pytest.approx(80 + 14 / DAY))

@@ -154,18 +154,22 @@ def test_time_held_in_a_week_after_it() -> None:
     marketing, inside, field = held_by(found, DEPARTMENTS, CALENDAR, start, end, int(micros([jst(7, 20, 9)])[0]))
     # lead 1 2 h, lead 2 Fri 10:00 → the week's end 14 h (the weekend is off); lead 3's hour was before the week
     assert marketing == Held(
-        "marketing", 2, pytest.approx(16 * H), (StageHeld(Stage.MQL, pytest.approx(16 * H)),),
+        "marketing", 2, pytest.approx(16 * H), (StageHeld(Stage.MQL, pytest.approx(16 * H), 1, pytest.approx(2 * H)),),
         ended=1, ended_median=pytest.approx(2 * H), still=1, still_median=pytest.approx(14 * H), still_leads=(2,),
     )  # fmt: skip
     # lead 1 22 h in mql and 48 h in sal; lead 3 Mon 00:00 → Wed 10:00 58 h in the week (71 h in all)
     assert inside == Held(
         "inside_sales", 2, pytest.approx(128 * H),
-        (StageHeld(Stage.MQL, pytest.approx(80 * H)), StageHeld(Stage.SAL, pytest.approx(48 * H))),
+        (
+            StageHeld(Stage.MQL, pytest.approx(80 * H), 2, pytest.approx(46.5 * H)),  # stays of 22 h and 71 h
+            StageHeld(Stage.SAL, pytest.approx(48 * H), 1, pytest.approx(48 * H)),
+        ),
         ended=2, ended_median=pytest.approx(70.5 * H), still=0, still_median=None, still_leads=(),
     )  # fmt: skip
-    # lead 1 from Thu 10:00 to the week's end: 38 h, all of them in sql; its holding goes on to 7/15
+    # lead 1 from Thu 10:00 to the week's end: 38 h, all of them in sql (one stay, whoever had it), which
+    # goes on to 7/13, and its holding to 7/15
     assert field == Held(
-        "field_sales", 1, pytest.approx(38 * H), (StageHeld(Stage.SQL, pytest.approx(38 * H)),),
+        "field_sales", 1, pytest.approx(38 * H), (StageHeld(Stage.SQL, pytest.approx(38 * H), 0, None),),
         ended=0, ended_median=None, still=1, still_median=pytest.approx(38 * H), still_leads=(1,),
     )  # fmt: skip
 

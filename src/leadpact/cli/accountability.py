@@ -129,9 +129,11 @@ TEXT: dict[str, dict[str, Any]] = {
         "by_owner": "  担当者別(期限内に対応した時点、または期限の時点の担当者): {items}",
         "late_of": "{name} {late}/{decided}件",
         "nobody": "担当者なし",
-        "held": "リード保有: 期間内 {days}営業日、リード {leads}件({stages})",
-        "held_spells": "  期間内に終わった保有 {ended}件(中央値 {ended_median}営業日)・期末に保有中 {still}件"
-        "(ここまでの中央値 {still_median}営業日)",
+        "held": "リード保有: 期間内 {days}営業日、リード {leads}件",
+        "held_stages": "  ステージ別: {stages}",
+        "held_stage": "{stage} {days}営業日(期間内に終わった滞留 {ended}件、中央値 {median}営業日)",
+        "held_spells": "  連続した保有(ステージをまたいで): 期間内に終わった {ended}件(中央値 {ended_median}営業日)・"
+        "期末に保有中 {still}件(ここまでの中央値 {still_median}営業日)",
         "no_held": "リード保有: なし",
         "charge": {Charge.LEAD_QUALITY: "リード品質", Charge.SALES_ACCEPTANCE: "営業の受け入れ(異議で取消された却下)"},
         "charged": "計上された却下({charge}): {count}件(うち時計の期限超過の後 {after}件)",
@@ -202,9 +204,11 @@ TEXT: dict[str, dict[str, Any]] = {
         "by_owner": "  by rep (who held the lead when the clock was met or fell due): {items}",
         "late_of": "{name} {late} of {decided}",
         "nobody": "no owner",
-        "held": "Leads held: {days} bus. days in the period, {leads} lead(s) ({stages})",
-        "held_spells": "  holdings that ended in the period {ended} (median {ended_median} bus. days) · "
-        "still held at its end {still} (median so far {still_median} bus. days)",
+        "held": "Leads held: {days} bus. days in the period, {leads} lead(s)",
+        "held_stages": "  by stage: {stages}",
+        "held_stage": "{stage} {days} bus. days ({ended} stays ended in the period, median {median})",
+        "held_spells": "  holdings in a row, across stages: {ended} ended in the period "
+        "(median {ended_median} bus. days) · {still} still held at its end (median so far {still_median} bus. days)",
         "no_held": "Leads held: none",
         "charge": {
             Charge.LEAD_QUALITY: "lead quality",
@@ -458,8 +462,17 @@ def _print_held(held: Held, lang: str) -> None:
     if not held.leads:
         cli.out.print(t["no_held"])
         return
-    stages = " · ".join(f"{STAGES[lang][s.stage.value]} {_days(s.business_days)}" for s in held.stages)
-    cli.out.print(t["held"].format(days=_days(held.business_days), leads=f"{held.leads:,}", stages=stages))
+    stages = " · ".join(
+        t["held_stage"].format(
+            stage=STAGES[lang][s.stage.value],
+            days=_days(s.business_days),
+            ended=f"{s.ended:,}",
+            median=_days(s.ended_median) if s.ended_median is not None else "—",
+        )
+        for s in held.stages
+    )
+    cli.out.print(t["held"].format(days=_days(held.business_days), leads=f"{held.leads:,}"))
+    cli.out.print(t["held_stages"].format(stages=stages))
     cli.out.print(
         t["held_spells"].format(
             ended=f"{held.ended:,}",
@@ -692,7 +705,15 @@ def _held_json(h: Held) -> dict[str, Any]:
     return {
         "leads": h.leads,
         "business_days": h.business_days,
-        "stages": [{"stage": s.stage.value, "business_days": s.business_days} for s in h.stages],
+        "stages": [
+            {
+                "stage": s.stage.value,
+                "business_days": s.business_days,
+                "ended": s.ended,
+                "ended_median_business_days": s.ended_median,
+            }
+            for s in h.stages
+        ],
         "ended": h.ended,
         "ended_median_business_days": h.ended_median,
         "still_held": h.still,

@@ -139,33 +139,42 @@ def _carried(values: Int64s, rows: Int64s, valid: Bools) -> Int64s:
 
 @dataclass(frozen=True, slots=True)
 class Holdings:
-    """Spans of one lead held by one department in a row (consecutive segments merged)."""
+    """Spans of one lead held by one department in a row (consecutive segments merged), or, as stays,
+    in one stage as well."""
 
     lead: Int64s
     department: Int64s
+    stage: Int8s  # the stage it began in (a stay's stage)
     start: Int64s
     end: Int64s  # NEVER: still held
 
 
-def holdings(found: Segments) -> Holdings:
-    """Merge each lead's consecutive segments held by the same department into one holding."""
+def holdings(found: Segments, stays: bool = False) -> Holdings:
+    """Merge each lead's consecutive segments held by the same department (`stays`: and in the same stage)."""
     if len(found) == 0:
-        return Holdings(found.lead, found.department, found.start, found.end)
+        return Holdings(found.lead, found.department, found.stage, found.start, found.end)
     new = np.ones(len(found), dtype=np.bool_)
     new[1:] = (
         (found.lead[1:] != found.lead[:-1])
         | (found.department[1:] != found.department[:-1])
         | (found.start[1:] != found.end[:-1])
     )
+    if stays:
+        new[1:] |= found.stage[1:] != found.stage[:-1]
     first = np.flatnonzero(new)
     last = np.append(first[1:], len(found)) - 1
-    return Holdings(found.lead[first], found.department[first], found.start[first], found.end[last])
+    return Holdings(found.lead[first], found.department[first], found.stage[first], found.start[first], found.end[last])
 
 
 @dataclass(frozen=True, slots=True)
 class StageHeld:
+    """One stage of a department's time held: the business days within the period, and its stays there
+    (a lead's time in the stage held by the department) that ended in the period, with their median."""
+
     stage: Stage
-    business_days: float  # held in this stage within the period
+    business_days: float
+    ended: int = 0
+    ended_median: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,23 +208,26 @@ def held(
     clipped_end = np.minimum(inside.end, until)
     time = _business(calendar, clipped_start, clipped_end) / day
     spans = holdings(found)
-    ended = (spans.end >= start) & (spans.end < end)
-    still = (spans.start < until) & (spans.end >= end)  # a holding ends by now at the latest, or never
-    whole = np.where(ended, spans.end, until)
-    chosen = ended | still
-    length = np.zeros(len(spans.lead), dtype=np.float64)
-    length[chosen] = _business(calendar, spans.start[chosen], whole[chosen]) / day
+    ended, still, length = _lengths(spans, calendar, start, end, until, day)
     count = len(departments)
     ended_median = grouped_quantile(length[ended], spans.department[ended], count, 0.5)
     still_median = grouped_quantile(length[still], spans.department[still], count, 0.5)
+    stays = holdings(found, stays=True)
+    stay_ended, _, stay_length = _lengths(stays, calendar, start, end, until, day)
+    cell = stays.department * len(STAGES) + stays.stage
+    stay_median = grouped_quantile(stay_length[stay_ended], cell[stay_ended], count * len(STAGES), 0.5)
+    stay_count = np.bincount(cell[stay_ended], minlength=count * len(STAGES))
     out = []
     for code, name in enumerate(departments):
         mine = inside.department == code
         by_stage = []
         for stage in HELD:
             at_stage = mine & (inside.stage == STAGES.index(stage))
-            if at_stage.any():
-                by_stage.append(StageHeld(stage, float(time[at_stage].sum())))
+            k = code * len(STAGES) + STAGES.index(stage)
+            if at_stage.any() or stay_count[k]:
+                by_stage.append(
+                    StageHeld(stage, float(time[at_stage].sum()), int(stay_count[k]), _number(stay_median[k]))
+                )
         still_here = still & (spans.department == code)
         out.append(
             Held(
@@ -231,6 +243,20 @@ def held(
             )
         )
     return tuple(out)
+
+
+def _lengths(
+    spans: Holdings, calendar: BusinessCalendar, start: int, end: int, until: int, day: int
+) -> tuple[Bools, Bools, Floats]:
+    """Which spans ended in [start, end), which still run at its end (or now), and the length in business
+    days of those: whole for the ended ones, up to `until` for the others."""
+    ended = (spans.end >= start) & (spans.end < end)
+    still = (spans.start < until) & (spans.end >= end)  # a span ends by now at the latest, or never
+    whole = np.where(ended, spans.end, until)
+    chosen = ended | still
+    length = np.zeros(len(spans.lead), dtype=np.float64)
+    length[chosen] = _business(calendar, spans.start[chosen], whole[chosen]) / day
+    return ended, still, length
 
 
 def _business(calendar: BusinessCalendar, start: Int64s, end: Int64s) -> Floats:

@@ -212,7 +212,8 @@ class _Facts:
         """Each item of a KPI's figure with what the decomposition needs to know of it."""
         items = result.items
         against = against_target(result)
-        moves = self._moves(items.lead[against])
+        # only sales' decisions are stage moves that may be rejections (a wait's items are contacts or acceptances)
+        moves = self._moves(items.lead[against]) if result.kpi in DECISIONS else {}
         rejected = {(v.rejection.lead_id, int(micros([v.rejection.at])[0]), v.rejection.to_stage): v for v in verdicts}
         out = []
         for lead, at, bad in zip(items.lead.tolist(), items.at.tolist(), against.tolist(), strict=True):
