@@ -61,6 +61,9 @@ def test_the_table_in_english(db: str) -> None:
     assert "Missed: MQLs (first) 8 (target 300)" in out and "the target needed 292 more MQLs" in out
     assert "shortfall: the target needed 1 more SQLs among the 6 decisions on MQLs and SALs" in out
     assert "v1 → v2 (in force from 2026-08-01 10:00):" in out
+    mqls = out.split("Missed: MQLs (first)", 1)[1].split("■ Inside sales", 1)[0]
+    rows = [line.split() for line in mqls.splitlines() if line.strip().startswith(("v1 ", "v2 ")) and "→" not in line]
+    assert rows == [["v1", "5", "2"], ["v2", "3", "—"]]  # the MQLs made under each version, now and before
     # field sales also holds P1, the SQL of 6/3 nobody took, for the whole quarter (61 business days)
     assert "Leads held: 100.0 bus. days in the period, 3 lead(s)" in out
     assert (

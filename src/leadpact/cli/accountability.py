@@ -573,6 +573,8 @@ def _print_volume(v: Volume, items: str, found: AccountabilityReport, lang: str)
 def _figure(unit: Unit, figure: Figure, t: dict[str, Any]) -> str:
     if not figure.denominator:
         return "—"
+    if unit is Unit.COUNT:
+        return _value(unit, figure.value, t)
     return f"{_value(unit, figure.value, t)} ({_basis(unit, figure, t)})"
 
 
