@@ -415,3 +415,8 @@ _checklist.register(app)
 from leadpact.cli import kpi as _kpi  # noqa: E402
 
 _kpi.register(app)
+
+
+from leadpact.cli import accountability as _accountability  # noqa: E402
+
+_accountability.register(app)
