@@ -416,7 +416,6 @@ from leadpact.cli import kpi as _kpi  # noqa: E402
 
 _kpi.register(app)
 
-
 from leadpact.cli import accountability as _accountability  # noqa: E402
 
 _accountability.register(app)

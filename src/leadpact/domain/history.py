@@ -157,6 +157,8 @@ class LeadGroups:
     def code(self, name: str, leads: Int64s) -> Int64s:
         """The codes of `leads` for one field (-1 for a lead the groups do not know)."""
         column = self.codes[name]
+        if not len(column):  # the field was not read, or no lead has it
+            return np.full(len(leads), -1, dtype=np.int64)
         inside = leads < len(column)
         return np.where(inside, column[np.where(inside, leads, 0)], -1)
 

@@ -76,7 +76,7 @@ def accountability(engine: Engine, now: datetime, period: str | None = None) -> 
     with Store(engine) as store:
         active = require_active_pact(store)
         versions = {v.version: v for v in store.pacts.all()}
-        history = store.history.read().as_of(int(micros([now])[0]))
+        history = store.history.read(("source",)).as_of(int(micros([now])[0]))
         pacts = Pacts(store, active)
         verdicts = [v for v in verdicts_between(store, pacts, chosen.start, chosen.end) if v.rejection.at <= now]
     in_force = versions_in_force(
