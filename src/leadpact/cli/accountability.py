@@ -419,6 +419,12 @@ def _print_kpis(section: DepartmentAccount, pact: Pact, lang: str) -> None:
     cli.out.print(table)
 
 
+def _clock(found: AccountabilityReport, clock: str, lang: str) -> str:
+    """A clock by its label in Japanese (the pact's labels are written for its people), by its id in English,
+    as `leadpact kpi` names them."""
+    return found.clocks.get(clock, clock) if lang == "ja" else clock
+
+
 def _print_breaches(b: Breaches, found: AccountabilityReport, lang: str) -> None:
     cli, t = _cli(), TEXT[lang]
     if not b.late:
@@ -441,7 +447,7 @@ def _print_breaches(b: Breaches, found: AccountabilityReport, lang: str) -> None
     )
     clocks = [
         t["late_of"].format(
-            name=escape(found.clocks.get(c.clock, c.clock)), late=f"{c.late:,}", decided=f"{c.decided:,}"
+            name=escape(_clock(found, c.clock, lang)), late=f"{c.late:,}", decided=f"{c.decided:,}"
         )
         for c in b.clocks
         if c.late
@@ -603,7 +609,7 @@ def _print_speed(s: Speed, items: str, against: str, found: AccountabilityReport
         return
     clocks = ""
     if s.by_clock:
-        named = " · ".join(f"{escape(found.clocks.get(c, c))} {n:,}" for c, n in s.by_clock)
+        named = " · ".join(f"{escape(_clock(found, c, lang))} {n:,}" for c, n in s.by_clock)
         clocks = f"({named})" if lang == "ja" else f" ({named})"
     cli.out.print(
         t["speed"].format(late=f"{s.against_late:,}", n=f"{s.against:,}", against=against, clocks=clocks),
