@@ -44,7 +44,7 @@ def test_a_malformed_pact_is_refused_with_located_messages_and_exit_2(db: str, t
     broken.write_text(example_text(("score_threshold: 80", "score_threshold: -1"), ("holidays: JP", "holidays: ZZ")))
     code, _, err = run(db, "pact", "validate", str(broken))
     assert code == 2
-    assert f"{broken}:30:13: calendar.holidays: unknown holiday country code 'ZZ'" in err
+    assert f"{broken}:31:13: calendar.holidays: unknown holiday country code 'ZZ'" in err
     assert "mql.score_threshold: Input should be greater than or equal to 0" in err
     assert "2 problem(s); nothing was stored." in err
     run(db, "user", "add", "佐藤", "--department", "marketing")

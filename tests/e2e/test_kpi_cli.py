@@ -115,3 +115,13 @@ def test_a_period_without_leads(db: str) -> None:
 def test_an_empty_store(sqlite_url: str) -> None:
     code, out, _ = run(sqlite_url, "--lang", "en", "kpi", "--now", NOW)
     assert code == 0 and "no leads in 2026-Q3 (every count is 0)." in out
+
+
+def test_a_fiscal_quarter_is_the_calendar_quarter_it_covers(db: str) -> None:
+    # the example pact's fiscal year starts in April: FY2026-Q2 is July to September 2026
+    code, out, _ = run(db, "kpi", "--period", "FY2026-Q2", "--now", NOW, "--format", "json")
+    assert code == 0
+    fiscal = json.loads(out)
+    calendar = json.loads(run(db, "kpi", "--period", "2026-Q3", "--now", NOW, "--format", "json")[1])
+    assert fiscal["period"] == {**calendar["period"], "label": "FY2026-Q2"}
+    assert [k["value"] for k in fiscal["kpis"]] == [k["value"] for k in calendar["kpis"]]

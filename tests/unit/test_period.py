@@ -68,7 +68,7 @@ def test_a_month_starts_at_midnight_in_tokyo_and_is_half_open() -> None:
         ("2026-Q5", "not a period"),
         ("2026-10-31..2026-10-01", "it ends (2026-10-01) before it starts (2026-10-31)"),
         ("2026-02-30..2026-03-01", "day is out of range for month"),
-        ("FY2026", "no fiscal year is configured"),
+        ("FY2026", "the pact sets no fiscal year (calendar.fiscal_year_start"),
     ],
 )
 def test_an_unknown_period_names_the_accepted_forms(text: str, why: str) -> None:

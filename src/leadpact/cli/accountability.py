@@ -446,9 +446,7 @@ def _print_breaches(b: Breaches, found: AccountabilityReport, lang: str) -> None
         )
     )
     clocks = [
-        t["late_of"].format(
-            name=escape(_clock(found, c.clock, lang)), late=f"{c.late:,}", decided=f"{c.decided:,}"
-        )
+        t["late_of"].format(name=escape(_clock(found, c.clock, lang)), late=f"{c.late:,}", decided=f"{c.decided:,}")
         for c in b.clocks
         if c.late
     ]

@@ -126,6 +126,9 @@ class Calendar(PactModel):
     holidays: str | None = "JP"
     closed: tuple[ClosedDays, ...] = ()
     hours: BusinessHours | None = None
+    # The month the company's fiscal year starts in (4: April, as most Japanese companies):
+    # reports then take FY2026 and FY2026-Q1 as periods. 1: fiscal years are calendar years.
+    fiscal_year_start: Annotated[int, Field(ge=1, le=12)] = 1
 
     @field_validator("timezone")
     @classmethod

@@ -110,7 +110,10 @@ def _parse(raw: str, upper: str, zone: str, fiscal_start_month: int) -> Period:
             year = int(m["year"])
             start_month = fiscal_start_month if m["fy"] else 1
             if m["fy"] and fiscal_start_month == 1:
-                raise ValueError("no fiscal year is configured, so FY… is the calendar year: write it without FY")
+                raise ValueError(
+                    "the pact sets no fiscal year (calendar.fiscal_year_start, e.g. 4 for April), so FY… is the "
+                    "calendar year: write it without FY, or set the fiscal year in the pact"
+                )
             n = int(m.groupdict().get("n") or 1)
             first = _add_months(date(year, start_month, 1), (n - 1) * months)
             return Period(upper, shape, first, _add_months(first, months), zone, fiscal_start_month)

@@ -54,7 +54,8 @@ def feedback_report(store: Store, period: str, by: GroupBy) -> FeedbackReport:
     """The rejections dated in `period`, grouped by `by`, with their reasons, disputes and notes."""
     with store:
         active = require_active_pact(store)
-        found = parse_period(period, active.pact.calendar.timezone)
+        calendar = active.pact.calendar
+        found = parse_period(period, calendar.timezone, calendar.fiscal_year_start)
         pacts = Pacts(store, active)
         repo = Rejections(store.connection)
         verdicts = verdicts_between(store, pacts, found.start, found.end)

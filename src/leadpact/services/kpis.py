@@ -42,7 +42,7 @@ def report(
             cycle = pact.review_cycle if pact is not None else ReviewCycle.QUARTERLY
             chosen = last_review_period(cycle, now, calendar.timezone)
         else:
-            chosen = parse_period(period, calendar.timezone)
+            chosen = parse_period(period, calendar.timezone, calendar.fiscal_year_start)
         grouped = (by.value,) if by in (GroupBy.SOURCE, GroupBy.CAMPAIGN, GroupBy.SEGMENT) else ()
         history = store.history.read(grouped)
     return kpi_report(history, pact, BusinessCalendar.of(calendar), chosen, view, now, by)
