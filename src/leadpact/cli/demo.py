@@ -291,6 +291,9 @@ def print_summary(summary: DemoSummary, lang: str, database_url: str) -> None:
         f"leadpact{db} ledger verify",
         f"leadpact{db} kpi --period 2026-Q3",
         f"leadpact{db} kpi --period 2026-Q3 --by owner",
+        f"leadpact{db} accountability --period 2026-Q3 --now {SWEEP_AT.isoformat()}",
+        f"leadpact{db} feedback --period 2026-Q3 --by source",
+        f"leadpact{db} checklist --now {SWEEP_AT.isoformat()}",
     ):
         out.print(f"  {escape(command)}", soft_wrap=True)
     for rejection in summary.rejected[:20]:
