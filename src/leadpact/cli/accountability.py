@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from leadpact.cli.kpi import KPI_NAMES
+from leadpact.cli.kpi import KPI_NAMES, change_text, value_text
 from leadpact.domain.accountability import (
     CLOCKED,
     Breaches,
@@ -279,24 +279,8 @@ def _share(part: float, whole: float) -> str:
     return f"{part / whole:.1%}" if whole else "—"
 
 
-def _value(unit: Unit, value: float | None, t: dict[str, Any]) -> str:
-    if value is None:
-        return str(t["none"])
-    if unit is Unit.COUNT:
-        return f"{value:,.0f}"
-    if unit is Unit.SHARE:
-        return f"{value:.1%}"
-    return f"{value:.1f}h"
-
-
 def _change(unit: Unit, change: float | None) -> str:
-    if change is None:
-        return "—"
-    if unit is Unit.COUNT:
-        return f"{change:+,.0f}"
-    if unit is Unit.SHARE:
-        return f"{change * 100:+.1f}pt"
-    return f"{change:+.1f}h"
+    return change_text(unit, change, missing="—")
 
 
 def _basis(unit: Unit, figure: Figure, t: dict[str, Any]) -> str:
@@ -404,15 +388,15 @@ def _print_kpis(section: DepartmentAccount, pact: Pact, lang: str) -> None:
         table.add_column(t[column], justify="right" if column in ("value", "target", "previous") else "left")
     for r in section.kpis:
         unit = r.definition.unit
-        previous = _value(unit, r.previous.value, t) if r.previous.value is not None else "—"
+        previous = value_text(unit, r.previous.value, t) if r.previous.value is not None else "—"
         if r.change is not None:
             previous += f" ({_change(unit, r.change)})"
         verdict = "" if r.met is None else (f"[green]{t['met']}[/]" if r.met else f"[red]{t['missed']}[/]")
         table.add_row(
             escape(KPI_NAMES[r.kpi][lang]),  # a per-department row: the section names the department
-            _value(unit, r.value, t),
+            value_text(unit, r.value, t),
             _basis(unit, r.figure, t),
-            _value(unit, r.target.value, t) if r.target is not None else "",
+            value_text(unit, r.target.value, t) if r.target is not None else "",
             verdict,
             previous,
         )
@@ -520,8 +504,8 @@ def _print_missed(missed: MissedKpi, found: AccountabilityReport, lang: str) -> 
     cli, t, r = _cli(), TEXT[lang], missed.result
     unit = r.definition.unit
     items, forward, against = ITEMS[r.kpi][lang]
-    target = _value(unit, r.target.value, t) if r.target is not None else "—"
-    value = _value(unit, r.value, t)
+    target = value_text(unit, r.target.value, t) if r.target is not None else "—"
+    value = value_text(unit, r.value, t)
     if unit is not Unit.COUNT:
         value += f" ({_basis(unit, r.figure, t)})"
     cli.out.print(
@@ -529,7 +513,7 @@ def _print_missed(missed: MissedKpi, found: AccountabilityReport, lang: str) -> 
     )
     lower = r.definition.better == "lower"
     if unit is Unit.HOURS:
-        cli.out.print(t["short_hours"].format(value=_value(unit, r.value, t), target=target))
+        cli.out.print(t["short_hours"].format(value=value_text(unit, r.value, t), target=target))
     elif missed.short_by is not None:
         key = ("short_count_" if unit is Unit.COUNT else "short_") + ("fewer" if lower else "more")
         cli.out.print(
@@ -578,8 +562,8 @@ def _figure(unit: Unit, figure: Figure, t: dict[str, Any]) -> str:
     if not figure.denominator:
         return "—"
     if unit is Unit.COUNT:
-        return _value(unit, figure.value, t)
-    return f"{_value(unit, figure.value, t)} ({_basis(unit, figure, t)})"
+        return value_text(unit, figure.value, t)
+    return f"{value_text(unit, figure.value, t)} ({_basis(unit, figure, t)})"
 
 
 def _difference(now: float | None, before: float | None) -> float | None:

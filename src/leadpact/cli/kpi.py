@@ -182,7 +182,8 @@ def _cli() -> Any:
 # --- words and numbers -------------------------------------------------------------------------------
 
 
-def _value(unit: Unit, value: float | None, t: dict[str, Any]) -> str:
+def value_text(unit: Unit, value: float | None, t: dict[str, Any]) -> str:
+    """A KPI figure as people read it: a count, a share in %, or hours (the KPI reports share it)."""
     if value is None:
         return str(t["none"])
     if unit is Unit.COUNT:
@@ -192,9 +193,10 @@ def _value(unit: Unit, value: float | None, t: dict[str, Any]) -> str:
     return f"{value:.1f}h"
 
 
-def _change(unit: Unit, change: float | None) -> str:
+def change_text(unit: Unit, change: float | None, missing: str = "") -> str:
+    """A change against the previous period: ±count, ±points for a share, ±hours."""
     if change is None:
-        return ""
+        return missing
     if unit is Unit.COUNT:
         return f"{change:+,.0f}"
     if unit is Unit.SHARE:
@@ -254,7 +256,7 @@ def _target(result: KpiResult, t: dict[str, Any]) -> str:
     target = result.target
     if target is None:
         return ""
-    shown = _value(result.definition.unit, target.value, t)
+    shown = value_text(result.definition.unit, target.value, t)
     if result.definition.flow and target.value != target.stated:
         shown += f" ({target.stated:g}/{t['per'][target.per.value]})"
     return shown
@@ -307,11 +309,11 @@ def _print_table(found: KpiReport, lang: str) -> None:
         else:
             label = KPI_NAMES[result.kpi][lang]
         unit = result.definition.unit
-        previous = _value(unit, result.previous.value, t) if result.previous.value is not None else "—"
-        change = _change(unit, result.change)
+        previous = value_text(unit, result.previous.value, t) if result.previous.value is not None else "—"
+        change = change_text(unit, result.change)
         table.add_row(
             escape(label),
-            _value(unit, result.value, t),
+            value_text(unit, result.value, t),
             _basis(result, t),
             _target(result, t),
             _verdict(result, t),
@@ -345,7 +347,7 @@ def _grouped(found: KpiReport, lang: str) -> Table:
         cells = []
         for kpi in SHORT:
             result = found.find_group(kpi, group)
-            cells.append(_value(result.definition.unit, result.value, t) if result.value is not None else "—")
+            cells.append(value_text(result.definition.unit, result.value, t) if result.value is not None else "—")
         table.add_row(escape(_group(found, group, lang)), *cells)
     return table
 
