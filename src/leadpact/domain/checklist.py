@@ -1021,10 +1021,12 @@ def feedback_loop(view: _View) -> ItemResult:
             )
         )
     step = Said(
-        "IS/FSがリードをリサイクル・失格にするとき、合意書の理由コード (reason_codes) を付けて記録する "
-        "(stage_change の reason、docs/events.md)",
+        "IS/FSがリードをリサイクル・失格にするとき、合意書の理由コード (reason_codes) とメモを付けて記録する: "
+        "`leadpact lead recycle|reject LEAD --reason CODE --note … --by NAME`、または stage_change の reason "
+        "(docs/feedback.md)。マーケは `leadpact feedback` で理由を流入元別に確認する",
         "have inside and field sales record every recycle and disqualification with a reason code from the pact's "
-        "reason_codes (the reason of a stage_change, docs/events.md)",
+        "reason_codes and a note: `leadpact lead recycle|reject LEAD --reason CODE --note … --by NAME`, or the "
+        "reason of a stage_change (docs/feedback.md); marketing reads them by source with `leadpact feedback`",
     )
     if not coded:
         problem = Said(
