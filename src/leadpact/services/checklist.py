@@ -10,14 +10,16 @@ Must not import: the entry points (cli, api, web).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from leadpact.adapters.channels import Channels, ChannelsInvalid, load_channels
 from leadpact.adapters.db.checklist import ChecklistFacts
+from leadpact.adapters.db.rejections import Rejections
 from leadpact.adapters.db.store import PactVersion, Store
 from leadpact.adapters.pact_yaml import PactInvalid, parse_pact
 from leadpact.domain.checklist import (
@@ -26,11 +28,13 @@ from leadpact.domain.checklist import (
     Checklist,
     Member,
     PactRecord,
+    Returned,
     Signature,
     Snapshot,
     cycle_start,
     evaluate,
 )
+from leadpact.services.disputes import Pacts
 
 
 def run_checklist(engine: Engine, now: datetime, channels_file: Path | None, env: Mapping[str, str]) -> Checklist:
@@ -67,10 +71,29 @@ def take_snapshot(engine: Engine, now: datetime, channels_file: Path | None, env
             last_breach_at=facts.last_breach_at(),
             feeds=tuple(facts.feeds()),
             since=since,
-            returns=tuple(facts.returns(since, now)),
+            returns=_sales_returns(store, since, now),
             assignments=facts.assignments(since, now),
             review_cycle_written=active_text is None or _says_review_cycle(active_text),
         )
+
+
+def _sales_returns(store: Store, since: datetime, now: datetime) -> tuple[Returned, ...]:
+    """The rejections by sales dated in [since, now], by department, stage, reason and pact version.
+
+    A rejection is what `leadpact feedback` and the accountability report count (domain.rejection):
+    a sales department's move of a handed-off lead to recycled or disqualified, however it came.
+    """
+    active = store.pacts.active()
+    if active is None:
+        return ()
+    pacts = Pacts(store, active)
+    counts: Counter[tuple[str, str, str | None, int | None]] = Counter()
+    for seq, entry in Rejections(store.connection).between(since, now + timedelta(microseconds=1)):
+        rejection = pacts.rejection(seq, entry)
+        if rejection is not None:
+            counts[(rejection.department, rejection.to_stage.value, rejection.reason, rejection.pact_version)] += 1
+    ordered = sorted(counts.items(), key=lambda item: tuple(str(part) for part in item[0]))
+    return tuple(Returned(*key, count) for key, count in ordered)
 
 
 def _channels(path: Path | None, env: Mapping[str, str]) -> tuple[Channels, int]:

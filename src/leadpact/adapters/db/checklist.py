@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.store import absorbed_lead
-from leadpact.domain.checklist import RETURN_STAGES, Feed, Returned, Side
+from leadpact.domain.checklist import Feed, Side
 from leadpact.domain.ledger import EntryKind
 
 # Canonical event types (adapters/events.py) by the half of a lead's status they bring.
@@ -75,25 +75,6 @@ class ChecklistFacts:
         s = t.lead_scores.c
         scored = select(func.count()).where(s.pact_version == version, ~absorbed_lead(s.lead_id))
         return live, int(self.c.execute(scored).scalar_one())
-
-    def returns(self, since: datetime, until: datetime) -> list[Returned]:
-        """Moves to recycled or disqualified dated in [since, until], by department, reason and pact version."""
-        e = t.ledger_entries.c
-        query = (
-            select(e.department, e.to_stage, e.reason, e.pact_version, func.count())
-            .where(
-                e.kind == EntryKind.TRANSITION.value,
-                e.to_stage.in_(RETURN_STAGES),
-                e.at >= since,
-                e.at <= until,
-            )
-            .group_by(e.department, e.to_stage, e.reason, e.pact_version)
-            .order_by(e.department, e.to_stage, e.reason, e.pact_version)
-        )
-        return [
-            Returned(department, to_stage, reason, version, int(count))
-            for department, to_stage, reason, version, count in self.c.execute(query)
-        ]
 
     def assignments(self, since: datetime, until: datetime) -> int:
         e = t.ledger_entries.c
