@@ -71,18 +71,22 @@ class AccountabilityReport:
 
 def accountability(engine: Engine, now: datetime, period: str | None = None) -> AccountabilityReport:
     """Every department's account for `period` (None: the last whole review period) as of `now`."""
-    by_source = report(engine, now, period, View.PERIOD, GroupBy.SOURCE)
+    with Store(engine) as store:
+        read = store.history.read(("source",))  # once, for every figure below
+    by_source = report(engine, now, period, View.PERIOD, GroupBy.SOURCE, history=read)
     chosen = by_source.period
     with Store(engine) as store:
         active = require_active_pact(store)
         versions = {v.version: v for v in store.pacts.all()}
-        history = store.history.read(("source",)).as_of(int(micros([now])[0]))
+        history = read.as_of(int(micros([now])[0]))
         pacts = Pacts(store, active)
         verdicts = [v for v in verdicts_between(store, pacts, chosen.start, chosen.end) if v.rejection.at <= now]
     in_force = versions_in_force(
         ((v.version, v.activated_at) for v in versions.values()), chosen.previous().start, chosen.end
     )
-    by_version = report(engine, now, period, View.PERIOD, GroupBy.PACT_VERSION) if len(in_force) > 1 else None
+    by_version = (
+        report(engine, now, period, View.PERIOD, GroupBy.PACT_VERSION, history=read) if len(in_force) > 1 else None
+    )
     facts = _Facts(history, versions, now)
     pact = active.pact
     departments = [d.id for d in pact.departments]

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from leadpact.adapters.db.store import Store
 from leadpact.adapters.db.tables import from_micros
 from leadpact.domain.calendar import BusinessCalendar
+from leadpact.domain.history import History
 from leadpact.domain.kpis import HOUR_MICROS, GroupBy, KpiReport, KpiResult, View, kpi_report, last_review_period
 from leadpact.domain.lead import company_of
 from leadpact.domain.pact import Calendar, Kpi, ReviewCycle
@@ -31,9 +32,13 @@ def report(
     period: str | None = None,
     view: View = View.COHORT,
     by: GroupBy | None = None,
+    history: History | None = None,
 ) -> KpiReport:
     """Every KPI of `view` over `period` (text such as 2026-Q3; None: the last whole review period)
-    as the store's history stood at `now`, with the previous period's and the active pact's targets."""
+    as the store's history stood at `now`, with the previous period's and the active pact's targets.
+
+    `history`: the store's history read already (with the lead groups `by` needs), so that a report
+    made of several views reads the ledger once."""
     with Store(engine) as store:
         active = store.pacts.active()
         pact = active.pact if active is not None else None
@@ -43,8 +48,9 @@ def report(
             chosen = last_review_period(cycle, now, calendar.timezone)
         else:
             chosen = parse_period(period, calendar.timezone, calendar.fiscal_year_start)
-        grouped = (by.value,) if by in (GroupBy.SOURCE, GroupBy.CAMPAIGN, GroupBy.SEGMENT) else ()
-        history = store.history.read(grouped)
+        if history is None:
+            grouped = (by.value,) if by in (GroupBy.SOURCE, GroupBy.CAMPAIGN, GroupBy.SEGMENT) else ()
+            history = store.history.read(grouped)
     return kpi_report(history, pact, BusinessCalendar.of(calendar), chosen, view, now, by)
 
 
