@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from leadpact.cli.kpi import KPI_NAMES, change_text, value_text
+from leadpact.cli.kpi import KPI_NAMES, PERIOD_HELP, change_text, department_name, local_time, value_text
 from leadpact.domain.accountability import (
     CLOCKED,
     Breaches,
@@ -290,16 +289,7 @@ def _basis(unit: Unit, figure: Figure, t: dict[str, Any]) -> str:
 
 
 def _department(pact: Pact, department: str | None, lang: str) -> str:
-    if department is None:
-        return "—"
-    found = pact.department(department)
-    if found is None:
-        return department
-    return found.name if lang == "ja" or not found.name_en else found.name_en
-
-
-def _local(at: datetime, zone: str) -> str:
-    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+    return "—" if department is None else department_name(pact, department, lang)
 
 
 def _reason(found: AccountabilityReport, line: ReasonLine, lang: str) -> str:
@@ -333,7 +323,7 @@ def _print_table(found: AccountabilityReport, lang: str) -> None:
                 first=period.first.isoformat(),
                 last=(period.after - timedelta(days=1)).isoformat(),
                 zone=zone,
-                now=_local(account.now, zone),
+                now=local_time(account.now, zone),
             )
         )
         + "[/bold]"
@@ -629,7 +619,7 @@ def _print_definition(d: Redefinition | None, found: AccountabilityReport, resul
     cli.out.print(table)
     zone = account.period.zone
     for change in d.changes:
-        at = _local(change.activated_at, zone) if change.activated_at else "—"
+        at = local_time(change.activated_at, zone) if change.activated_at else "—"
         cli.out.print(t["changed"].format(old=_version(change.old), new=_version(change.new), at=at))
         for text in change.lines or (t["no_change"].strip(),):
             cli.out.print(f"      {escape(text)}", soft_wrap=True)
@@ -839,8 +829,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--period",
-                help="2026-Q3, 2026-10, 2026-H1, 2026, or FROM..TO (days, both included), in the pact's time zone. "
-                "Default: the last whole period of the pact's review cycle.",
+                help=PERIOD_HELP + " Default: the last whole period of the pact's review cycle.",
                 show_default=False,
             ),
         ] = None,

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from leadpact.cli.kpi import PERIOD_HELP
 from leadpact.domain.disputes import RejectionStatus
 from leadpact.domain.errors import DomainError
 from leadpact.domain.feedback import GroupLine, ReasonLine
@@ -247,9 +248,7 @@ def register(app: typer.Typer) -> None:
     @app.command("feedback")
     def feedback_command(
         ctx: typer.Context,
-        period: Annotated[
-            str, typer.Option("--period", help="2026-Q3, 2026-10, 2026-10-01..2026-10-31, 2026-H2 or 2026.")
-        ],
+        period: Annotated[str, typer.Option("--period", help=PERIOD_HELP)],
         by: Annotated[str, typer.Option("--by", help="Group by source, campaign or content.")] = "source",
         output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     ) -> None:

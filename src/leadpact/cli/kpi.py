@@ -218,7 +218,8 @@ def _basis(result: KpiResult, t: dict[str, Any]) -> str:
     return text
 
 
-def _department(pact: Pact | None, department: str, lang: str) -> str:
+def department_name(pact: Pact | None, department: str, lang: str) -> str:
+    """A department by its name in the pact (its English name in English), else by its id."""
     found = pact.department(department) if pact is not None else None
     if found is None:
         return department
@@ -234,7 +235,7 @@ def _clock(pact: Pact | None, clock: str, lang: str) -> str:
 def _owners(result: KpiResult, pact: Pact | None, lang: str) -> str:
     if result.definition.by_department and result.department is None and result.clock is None:
         return str(TEXT[lang]["each"])  # the total of a per-department KPI: each department owns its row
-    return ", ".join(_department(pact, d, lang) for d in result.owners)
+    return ", ".join(department_name(pact, d, lang) for d in result.owners)
 
 
 def _group(found: KpiReport, value: str | None, lang: str) -> str:
@@ -243,7 +244,7 @@ def _group(found: KpiReport, value: str | None, lang: str) -> str:
     if value is None:
         return str(t["unset"])
     if found.by is GroupBy.TEAM:
-        return _department(found.pact, value, lang)
+        return department_name(found.pact, value, lang)
     if found.by is GroupBy.SEGMENT and value.startswith("size:"):
         band = value.removeprefix("size:")
         return str(t["size_up" if band.endswith("+") else "size"]).format(band=band.rstrip("+"))
@@ -268,7 +269,7 @@ def _verdict(result: KpiResult, t: dict[str, Any]) -> str:
     return f"[green]{t['met']}[/]" if result.met else f"[red]{t['missed']}[/]"
 
 
-def _local(at: datetime, zone: str) -> str:
+def local_time(at: datetime, zone: str) -> str:
     return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
 
 
@@ -295,7 +296,7 @@ def _print_table(found: KpiReport, lang: str) -> None:
     )
     cohort = found.find(Kpi.MQL_COUNT).figure.numerator
     note = t["cohort" if found.view is View.COHORT else "period"]
-    cli.out.print(note.format(n=f"{cohort:,}", now=_local(found.now, zone), previous=found.previous.label))
+    cli.out.print(note.format(n=f"{cohort:,}", now=local_time(found.now, zone), previous=found.previous.label))
     if found.leads == 0:
         cli.out.print(t["no_leads"].format(label=period.label))
     table = Table(title_justify="left")
@@ -303,7 +304,7 @@ def _print_table(found: KpiReport, lang: str) -> None:
         table.add_column(t[column], justify="right" if column in ("value", "target", "previous") else "left")
     for result in found.totals():
         if result.department is not None:
-            label = t["department"].format(name=_department(pact, result.department, lang))
+            label = t["department"].format(name=department_name(pact, result.department, lang))
         elif result.clock is not None:
             label = t["clock"].format(name=_clock(pact, result.clock, lang))
         else:
@@ -563,7 +564,7 @@ def _print_leads(found: KpiReport, kpi: Kpi, rows: list[LeadRow], output: Format
             "email": escape(row.email or ""),
             "company": escape(row.company or ""),
             "stage": row.stage or "",
-            "when": _local(row.at, zone),
+            "when": local_time(row.at, zone),
             "group": escape(_group(found, row.group, lang)),
             "clock": f"{row.clock} ({row.department})" if row.clock else "",
             "counted": "✓" if row.counted else "✗",
@@ -572,6 +573,12 @@ def _print_leads(found: KpiReport, kpi: Kpi, rows: list[LeadRow], output: Format
         }
         table.add_row(*(cells[c] for c in columns))
     cli.out.print(table)
+
+
+PERIOD_HELP = (
+    "2026-Q3, 2026-10, 2026-H1, 2026, FROM..TO (days, both included), or FY2026-Q2 when the pact sets its "
+    "fiscal year; in the pact's time zone."
+)
 
 
 # --- the command ---------------------------------------------------------------------------------------
@@ -585,8 +592,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--period",
-                help="2026-Q3, 2026-10, 2026-H1, 2026, or FROM..TO (days, both included), in the pact's time zone. "
-                "Default: the last whole period of the pact's review cycle.",
+                help=PERIOD_HELP + " Default: the last whole period of the pact's review cycle.",
                 show_default=False,
             ),
         ] = None,
