@@ -9,9 +9,13 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+from sqlalchemy import select
 
 from leadpact.adapters.analytics.scoring import Snapshot, SnapshotLayout
+from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.tables import to_micros
 from leadpact.adapters.events import LineError, ParsedLine, parse_line
 from leadpact.adapters.pact_yaml import PactDocument, parse_pact, read_pact_file
@@ -116,3 +120,25 @@ def activity_snapshot(pact: Pact, activities: Sequence[tuple[int, Activity]], le
         ),
         pa.table({"lead_id": list(lead_ids)}, schema=layout.lead_schema()),
     )
+
+
+def stored_scores(app: App) -> dict[int, tuple[Any, ...]]:
+    """Each lead's stored score, its state decoded (rule values to 9 places: the two engines add
+    the same terms in another order)."""
+    s = t.lead_scores.c
+    with app.engine.connect() as c:
+        rows = list(c.execute(select(s.lead_id, s.as_of, s.behaviour, s.attributes, s.total, s.state)))
+    layout = StateLayout.of(example_document().pact)
+    states = layout.decode([bytes(r.state) for r in rows])
+    return {
+        r.lead_id: (
+            r.as_of,
+            round(r.behaviour, 9),
+            r.attributes,
+            round(r.total, 9),
+            tuple(np.round(states.raw[i], 9)),
+            tuple(states.matches[i]),
+            tuple(states.actions[i]),
+        )
+        for i, r in enumerate(rows)
+    }

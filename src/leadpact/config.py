@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         le=100_000,
         description="Rows of an export applied and committed together by `leadpact import`.",
     )
+    import_read_ahead: bool | None = Field(
+        default=None,
+        description="Read an activity CSV in a process of its own while the batches before are written: "
+        "true, false, or unset for files over 4 MiB.",
+    )
     channels: Path | None = Field(
         default=None,
         description="The notification channels file (YAML) for neglected-lead escalation; none: breaches are not sent.",

@@ -17,7 +17,8 @@ import pytest
 
 from leadpact.bootstrap import App
 from leadpact.services.ledger import verify_ledger
-from tests.factories import sign_example_pact
+from leadpact.services.rescore import rescore_active
+from tests.factories import sign_example_pact, stored_scores
 
 ROWS = 3_000
 BATCH = 50  # 60 batches: room to kill between them
@@ -55,18 +56,26 @@ def state(app: App) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(
-    ("format", "write", "kill_after_line"),
+    ("format", "write", "kill_after_line", "read_ahead"),
     [
-        ("marketo-activities", activities_file, 2 * BATCH + 1),
-        ("marketo-activities", activities_file, ROWS // 2),
-        ("marketo-activities", activities_file, ROWS - 10 * BATCH),
-        ("hubspot-contacts", contacts_file, 5 * BATCH + 1),
-        ("hubspot-contacts", contacts_file, ROWS // 2),
+        ("marketo-activities", activities_file, 2 * BATCH + 1, "false"),
+        ("marketo-activities", activities_file, ROWS // 2, "false"),
+        ("marketo-activities", activities_file, ROWS - 10 * BATCH, "false"),
+        ("marketo-activities", activities_file, ROWS // 3, "true"),  # the file read by a process of its own
+        ("hubspot-contacts", contacts_file, 5 * BATCH + 1, "false"),
+        ("hubspot-contacts", contacts_file, ROWS // 2, "false"),
     ],
-    ids=["activities-early", "activities-middle", "activities-late", "contacts-early", "contacts-middle"],
+    ids=[
+        "activities-early",
+        "activities-middle",
+        "activities-late",
+        "activities-read-ahead",
+        "contacts-early",
+        "contacts-middle",
+    ],
 )
 def test_a_killed_import_resumes_exactly_once(
-    app: App, database_url: str, tmp_path: Path, format: str, write: object, kill_after_line: int
+    app: App, database_url: str, tmp_path: Path, format: str, write: object, kill_after_line: int, read_ahead: str
 ) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("the kill points are checked on the embedded store")
@@ -85,7 +94,7 @@ def test_a_killed_import_resumes_exactly_once(
         format,
         "--json",
     ]
-    env = {**os.environ, "LEADPACT_IMPORT_BATCH_SIZE": str(BATCH)}
+    env = {**os.environ, "LEADPACT_IMPORT_BATCH_SIZE": str(BATCH), "LEADPACT_IMPORT_READ_AHEAD": read_ahead}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while state(app)["last_line"] < kill_after_line and time.monotonic() < deadline and process.poll() is None:
@@ -114,6 +123,9 @@ def test_a_killed_import_resumes_exactly_once(
     if format == "marketo-activities":
         assert final["activities"] == final["inbox"] == ROWS
         assert final["leads"] == 300
+        settled = stored_scores(app)  # the rows committed before the kill count too
+        rescore_active(app.engine, app.clock.now())
+        assert settled == stored_scores(app)
     else:
         assert final["leads"] == final["lead_refs"] == ROWS
         assert final["ledger_entries"] == ROWS // 3  # one imported MQL entry per MQL row, none twice

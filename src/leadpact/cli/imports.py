@@ -156,6 +156,7 @@ def register(app: typer.Typer, quarantine_app: typer.Typer) -> None:
                     dry_run=dry_run,
                     batch_size=context.settings.import_batch_size,
                     progress=advance,
+                    read_ahead=context.settings.import_read_ahead,
                 )
         if as_json:
             cli._print_json(_report_json(report))

@@ -13,9 +13,11 @@ records and the run's progress (`import_runs.last_line`). So:
   importing the same file again resumes after that line, and the counts add up to one run.
 
 Activities take the bulk path: ids checked against the inbox in one query, leads resolved in a
-few, rows inserted by two statements per batch, scores folded incrementally by the batch engine
-(`rescore_incremental`). Only leads that may have crossed the MQL criteria are replayed through
-the `Workbench`, which dates the crossing at the activity that made it.
+few, rows inserted by two statements per batch. The leads' scores are folded once, when the run
+ends (services/import_scores.py): the touched leads are rescored from their stored activities,
+and only leads that may have crossed the MQL criteria are replayed through the `Workbench`,
+which dates the crossing at the activity that made it. (A dry run folds each batch instead, in
+its one uncommitted transaction.)
 
 Lead rows (contacts, leads, deals) go through the `Workbench`: the attributes they carry, the
 ids they add, the owner, and the stage history, recorded as ledger entries marked *imported*
@@ -28,17 +30,17 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -50,18 +52,23 @@ from leadpact.adapters.importers.formats import CellError, Context, FormatError,
 from leadpact.adapters.importers.mapping import ImportMapping
 from leadpact.adapters.importers.reader import Table, open_table
 from leadpact.adapters.importers.records import ActivityColumns, ActivityRecord, Identity, LeadRecord, StageMark
-from leadpact.adapters.importers.table import Problem, Row
+from leadpact.adapters.importers.table import Problem, Row, TableFile, raw_records
 from leadpact.domain.clock import Clock
 from leadpact.domain.errors import DomainError
 from leadpact.domain.ledger import EntryKind
 from leadpact.domain.lifecycle import Stage, owning_department
 from leadpact.domain.scoring import AttributeValue
 from leadpact.services.identities import IdentityRow, resolve_leads
+from leadpact.services.import_scores import NewRows, Touched, may_qualify, settle
 from leadpact.services.ingest import batches
 from leadpact.services.lifecycle import CONFLICTS, NO_ACTIVE_PACT, Workbench, retrying
-from leadpact.services.rescore import Folded, fold_activities
+from leadpact.services.read_ahead import ReadAhead, ReadRequest
+from leadpact.services.rescore import expect_rescore, fold_activities
 
 BATCH = 5_000
+# About 40 k activity rows: a file worth reading in a process of its own (services/read_ahead.py),
+# and touching enough leads for the batch engine to rescore them (its worker is started early).
+BIG_FILE_BYTES = 4 << 20
 SHOWN_PROBLEMS = 200  # problems kept in the report for display; quarantine keeps them all
 Progress = Callable[[int, int], None]  # (rows just applied, bytes of the file read so far)
 
@@ -143,12 +150,24 @@ def import_file(
     dry_run: bool = False,
     batch_size: int = BATCH,
     progress: Progress | None = None,
+    read_ahead: bool | None = None,
 ) -> ImportReport:
     """Import one export file (CSV, or a sheet of an XLSX workbook); see the module docstring for what is
-    guaranteed."""
+    guaranteed. `read_ahead`: read the batches of an activity CSV in a process of its own while
+    the ones before are written (by default, for files over `BIG_FILE_BYTES`)."""
     with _fewer_collections():
         return _import(
-            engine, clock, path, format, mapping or ImportMapping(), encoding, sheet, dry_run, batch_size, progress
+            engine,
+            clock,
+            path,
+            format,
+            mapping or ImportMapping(),
+            encoding,
+            sheet,
+            dry_run,
+            batch_size,
+            progress,
+            read_ahead,
         )
 
 
@@ -163,6 +182,7 @@ def _import(
     dry_run: bool,
     batch_size: int,
     progress: Progress | None,
+    read_ahead: bool | None,
 ) -> ImportReport:
     try:
         table = open_table(path, encoding, sheet)
@@ -185,7 +205,13 @@ def _import(
     if reader.kind == "leads" and active is None:
         raise ImportRefused(f"{NO_ACTIVE_PACT}; imported stage history is recorded under the pact's departments")
     job = _Job(reader, table.name, fingerprint(path), format)
+    big = path.stat().st_size > BIG_FILE_BYTES
+    url = engine.url.render_as_string(hide_password=False)
     rows = chain([first] if first is not None else [], items)
+    if reader.kind == "activities" and active is not None and not dry_run:
+        job.touched = Touched()
+        if big:
+            expect_rescore(engine)  # the closing rescore of so many leads will take the batch engine
     if dry_run:
         with Store(engine) as store:  # one transaction, never committed
             for batch in batches(rows, batch_size):
@@ -207,19 +233,93 @@ def _import(
     run_id = report.run_id
     assert run_id is not None
     skip = report.resumed_after or 0
-    pending = (item for item in rows if _line(item) > skip)
-    for batch in batches(pending, batch_size):
-
-        def work(store: Store, batch: list[Row | Problem] = batch) -> _Applied:
-            return job.apply(store, clock.now(), batch, run_id)
-
-        report.add(retrying(engine, work, conflicts=(IntegrityError, *CONFLICTS)))  # counted once committed
-        if progress is not None:
-            progress(len(batch), _position(table))
+    ahead = None
+    if job.touched is not None and isinstance(table, TableFile) and (read_ahead or read_ahead is None and big):
+        request = ReadRequest(url, path, format, mapping, table.encoding, zone, batch_size, skip)
+        ahead = ReadAhead(request)
+        job.file = (path, table.encoding)
+    with _steps(engine, clock, table, rows, job, run_id, skip, batch_size, ahead) as steps:
+        for step in steps:
+            if isinstance(step, _Recall):
+                job.recall(engine, step.event_ids)  # committed before the cut-off: only its leads' scores are owed
+                continue
+            applied = retrying(engine, step.work, conflicts=(IntegrityError, *CONFLICTS))
+            report.add(applied)  # counted once committed
+            if job.touched is not None and applied.outcome.folding is not None:
+                job.touched.add(*applied.outcome.folding)
+            if progress is not None:
+                progress(step.rows, step.position)
+    if job.touched is not None:
+        report.transitions += settle(engine, clock, job.touched, trigger={"import": reader.source})
     with Store(engine) as store:
         store.import_runs.finish(run_id, clock.now())
         store.commit()
     return report
+
+
+@dataclass(frozen=True)
+class _Recall:
+    """A batch committed before a cut-off: its activity rows' ids."""
+
+    event_ids: list[str]
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A batch to write: its records, the bytes of the file read once it was, and the work of its transaction."""
+
+    rows: int
+    position: int
+    work: Callable[[Store], _Applied]
+
+
+@contextmanager
+def _steps(
+    engine: Engine,
+    clock: Clock,
+    table: Table,
+    rows: Iterator[Row | Problem],
+    job: _Job,
+    run_id: int,
+    skip: int,
+    batch_size: int,
+    ahead: ReadAhead | None,
+) -> Iterator[Iterator[_Recall | _Step]]:
+    """The run's batches: read here, or by the reader process (`ahead`) while the batches before are written."""
+    if ahead is None:
+        yield _local_steps(clock, table, rows, job, run_id, skip, batch_size)
+        return
+    with ahead:
+        yield _steps_ahead(clock, ahead, job, run_id)
+
+
+def _local_steps(
+    clock: Clock, table: Table, rows: Iterator[Row | Problem], job: _Job, run_id: int, skip: int, batch_size: int
+) -> Iterator[_Recall | _Step]:
+    for batch in batches(rows, batch_size):
+        if _line(batch[-1]) <= skip:
+            if job.touched is not None:
+                yield _Recall(job.batches.event_ids(batch))
+            continue
+        batch = [item for item in batch if _line(item) > skip]
+
+        def work(store: Store, batch: list[Row | Problem] = batch) -> _Applied:
+            return job.apply(store, clock.now(), batch, run_id)
+
+        yield _Step(len(batch), _position(table), work)
+
+
+def _steps_ahead(clock: Clock, ahead: ReadAhead, job: _Job, run_id: int) -> Iterator[_Recall | _Step]:
+    for message in ahead:
+        if isinstance(message, list):
+            yield _Recall(message)
+            continue
+        prepared, position = message
+
+        def work(store: Store, prepared: Prepared = prepared) -> _Applied:
+            return job.write(store, clock.now(), prepared, run_id)
+
+        yield _Step(prepared.rows, position, work)
 
 
 def _position(table: Table) -> int:
@@ -243,72 +343,75 @@ def _line(item: Row | Problem) -> int:
 Quarantined = tuple[int, int, str | None, str, str]  # line, last line, column, reason, raw
 
 
-class _Job:
-    """One file being imported: applies a batch inside the caller's unit of work."""
+@dataclass
+class Prepared:
+    """A batch read, and its activity rows checked against the inbox, as far as can be done before its
+    transaction: the half of a batch's work that writes nothing (`BatchReader`). `checked`: that
+    check ran inside the transaction that writes the batch; else the rows it found new are checked
+    again there (`_Job.write`), in case another import wrote them meanwhile."""
 
-    def __init__(self, reader: Reader, name: str, fp: str, format: str) -> None:
-        self.reader, self.name, self.fingerprint = reader, name, fp
-        self.actor = f"import:{format}"
+    rows: int
+    last_line: int
+    quarantined: list[Quarantined]
+    unchanged: int
+    activities: ActivityColumns | None
+    leads: list[LeadRecord]
+    checked: bool
 
-    def apply(self, store: Store, now: datetime, batch: list[Row | Problem], run_id: int | None) -> _Applied:
-        bulk_cache(store.connection)
+
+Known = Callable[[list[str]], Mapping[str, str]]  # event ids → the payload hashes of those already imported
+
+
+class BatchReader:
+    """Reads a batch of a file's records, and checks its activity rows against the inbox (`known`)."""
+
+    def __init__(self, reader: Reader, keep_properties: bool = True, remember: int = 0) -> None:
+        self.reader = reader
+        self.keep_properties = keep_properties  # False when the batch will not be folded (only stored)
+        # Read ahead, a batch is checked before the ones just before it are written: the ids those
+        # were found new with (their digests) stand in for the inbox's rows they will be.
+        self.recent: deque[dict[str, str]] = deque(maxlen=remember)
+
+    def prepare(self, batch: Sequence[Row | Problem], known: Known | None, checked: bool) -> Prepared:
         quarantined: list[Quarantined] = []
-        problems: list[Problem] = []
-
-        def refuse(line: int, last: int, column: str | None, reason: str, raw: str) -> None:
-            quarantined.append((line, last, column, reason, raw))
-            problems.append(Problem(self.name, line, column, reason, raw, last))
-
-        outcome = _Outcome()
         rows: list[Row] = []
         for item in batch:
             if isinstance(item, Problem):
-                refuse(item.line, item.last_line or item.line, item.column, item.reason, item.raw)
+                quarantined.append((item.line, item.last_line or item.line, item.column, item.reason, item.raw))
             else:
                 rows.append(item)
-        pact = store.pacts.active()
-        leads: list[LeadRecord] = []
+        prepared = Prepared(len(batch), max(_last_line(item) for item in batch), quarantined, 0, None, [], checked)
         if self.reader.kind == "activities":
+            assert known is not None
             digests: dict[int, str] = {}
-            rows = self._unknown(store, rows, digests, refuse, outcome)
+            rows = self._unknown(rows, known, digests, prepared)
             activities, unread = self.reader.read_columns(rows, digests)
             for row, exc in unread:
-                refuse(row.line, row.line, exc.column, exc.reason, row.text())
-            if activities:
-                _Activities(store, now, pact, self.reader, refuse, outcome).apply(activities)
-        else:
-            for row in rows:
-                try:
-                    read = self.reader.read(row)
-                except CellError as exc:
-                    refuse(row.line, row.line, exc.column, exc.reason, row.text())
-                    continue
-                assert not isinstance(read, ActivityRecord)
-                leads.extend(read)
-        if leads:
-            if pact is None:
-                raise ImportRefused(NO_ACTIVE_PACT)
-            _Leads(store, now, pact, self, refuse, outcome).apply(leads)
-        counts = Counts(
-            last_line=max(_last_line(item) for item in batch),
-            rows=len(batch),
-            created=outcome.created,
-            updated=outcome.updated,
-            unchanged=outcome.unchanged,
-            quarantined=len(quarantined),
-        )
-        if run_id is not None:
-            store.quarantine.add(run_id, self.fingerprint, self.name, quarantined, now)
-            store.import_runs.advance(run_id, counts)
-        problems.sort(key=lambda p: p.line)
-        return _Applied(counts, problems, outcome)
+                quarantined.append((row.line, row.line, exc.column, exc.reason, row.text()))
+            if not self.keep_properties:
+                activities.properties = []
+            prepared.activities = activities
+            return prepared
+        for row in rows:
+            try:
+                read = self.reader.read(row)
+            except CellError as exc:
+                quarantined.append((row.line, row.line, exc.column, exc.reason, row.text()))
+                continue
+            assert not isinstance(read, ActivityRecord)
+            prepared.leads.extend(read)
+        return prepared
 
-    def _unknown(
-        self, store: Store, rows: list[Row], digests: dict[int, str], refuse: Refuse, outcome: _Outcome
-    ) -> list[Row]:
+    def _unknown(self, rows: list[Row], known: Known, digests: dict[int, str], prepared: Prepared) -> list[Row]:
         """The activity rows not imported yet; a row already in the inbox counts unchanged unread."""
         identified = list(zip(rows, self.reader.identify(rows), strict=True))
-        known = store.inbox.known(self.reader.source, [found[0] for _, found in identified if found is not None])
+        stored = dict(known([found[0] for _, found in identified if found is not None]))
+        if self.recent:
+            for _, found in identified:
+                if found is not None and found[0] not in stored:
+                    earlier = next((ids[found[0]] for ids in self.recent if found[0] in ids), None)
+                    if earlier is not None:
+                        stored[found[0]] = earlier
         seen: dict[str, str] = {}
         fresh = []
         for row, found in identified:
@@ -317,16 +420,105 @@ class _Job:
                 digests[row.line] = ""
                 continue
             event_id, digest = found
-            before = known.get(event_id, seen.get(event_id))
+            before = stored.get(event_id, seen.get(event_id))
             if before is None:
                 seen[event_id] = digests[row.line] = digest
                 fresh.append(row)
             elif before == digest:
+                prepared.unchanged += 1
+            else:
+                prepared.quarantined.append((row.line, row.line, None, _changed(event_id), row.text()))
+        self.recent.append(seen)
+        return fresh
+
+    def event_ids(self, batch: Sequence[Row | Problem]) -> list[str]:
+        """The ids of a batch's activity rows (for one committed before a cut-off)."""
+        found = self.reader.identify([item for item in batch if isinstance(item, Row)])
+        return [event[0] for event in found if event is not None]
+
+
+def _changed(event_id: str) -> str:
+    return f"activity {event_id!r} was imported before with other content; give it a new id"
+
+
+class _Job:
+    """One file being imported: writes a prepared batch inside the caller's unit of work."""
+
+    def __init__(self, reader: Reader, name: str, fp: str, format: str) -> None:
+        self.reader, self.name, self.fingerprint = reader, name, fp
+        self.actor = f"import:{format}"
+        self.touched: Touched | None = None  # set when the run's scores are folded at its end
+        self.batches = BatchReader(reader)
+        self.file: tuple[Path, str] | None = None  # the CSV and its encoding, when read ahead
+
+    def recall(self, engine: Engine, event_ids: list[str]) -> None:
+        """The leads that a batch committed before a cut-off went to, for the run's closing fold."""
+        if self.touched is None:
+            return
+        with Store(engine) as store:
+            self.touched.recall(store.imported_activities.leads_of(self.reader.source, event_ids))
+
+    def apply(self, store: Store, now: datetime, batch: list[Row | Problem], run_id: int | None) -> _Applied:
+        """Read, check and write a batch, all in the caller's transaction."""
+        known = partial(store.inbox.known, self.reader.source)
+        return self.write(store, now, self.batches.prepare(batch, known, checked=True), run_id)
+
+    def write(self, store: Store, now: datetime, prepared: Prepared, run_id: int | None) -> _Applied:
+        bulk_cache(store.connection)
+        quarantined = list(prepared.quarantined)  # the batch may be retried: the prepared one stays as read
+
+        def refuse(line: int, last: int, column: str | None, reason: str, raw: str) -> None:
+            quarantined.append((line, last, column, reason, raw))
+
+        outcome = _Outcome(unchanged=prepared.unchanged)
+        pact = store.pacts.active()
+        activities = prepared.activities
+        if activities and not prepared.checked:
+            activities = self._recheck(store, activities, refuse, outcome)
+        if activities:
+            folding = self.touched is None
+            _Activities(store, now, pact, self.reader, refuse, outcome, folding).apply(activities)
+        if prepared.leads:
+            if pact is None:
+                raise ImportRefused(NO_ACTIVE_PACT)
+            _Leads(store, now, pact, self, refuse, outcome).apply(prepared.leads)
+        counts = Counts(
+            last_line=prepared.last_line,
+            rows=prepared.rows,
+            created=outcome.created,
+            updated=outcome.updated,
+            unchanged=outcome.unchanged,
+            quarantined=len(quarantined),
+        )
+        if run_id is not None:
+            store.quarantine.add(run_id, self.fingerprint, self.name, quarantined, now)
+            store.import_runs.advance(run_id, counts)
+        problems = [
+            Problem(self.name, line, column, reason, raw, last) for line, last, column, reason, raw in quarantined
+        ]
+        problems.sort(key=lambda p: p.line)
+        return _Applied(counts, problems, outcome)
+
+    def _recheck(self, store: Store, batch: ActivityColumns, refuse: Refuse, outcome: _Outcome) -> ActivityColumns:
+        """Of rows read as new outside this transaction, those still new (another import may have written some)."""
+        known = store.inbox.known(self.reader.source, batch.event_ids)
+        if not known:
+            return batch
+        kept, changed = [], []
+        for i, event_id in enumerate(batch.event_ids):
+            before = known.get(event_id)
+            if before is None:
+                kept.append(i)
+            elif before == batch.digests[i]:
                 outcome.unchanged += 1
             else:
-                reason = f"activity {event_id!r} was imported before with other content; give it a new id"
-                refuse(row.line, row.line, None, reason, row.text())
-        return fresh
+                changed.append(i)
+        if changed and self.file is not None:
+            raw = raw_records(*self.file, [batch.lines[i] for i in changed])
+            for i in changed:
+                line = batch.lines[i]
+                refuse(line, line, None, _changed(batch.event_ids[i]), raw.get(line, ""))
+        return _taking(batch, kept)
 
 
 def _last_line(item: Row | Problem) -> int:
@@ -342,6 +534,7 @@ class _Outcome:
     merged: int = 0
     transitions: int = 0
     owners_unmatched: Counter[str] = field(default_factory=Counter)
+    folding: tuple[list[int], list[str], list[int]] | None = None  # rows left to the run's closing fold
 
 
 @dataclass(frozen=True)
@@ -410,11 +603,19 @@ class _Activities:
     """The bulk path: new activities inserted by the batch, scores folded, MQL crossings replayed."""
 
     def __init__(
-        self, store: Store, now: datetime, pact: PactVersion | None, reader: Reader, refuse: Refuse, outcome: _Outcome
+        self,
+        store: Store,
+        now: datetime,
+        pact: PactVersion | None,
+        reader: Reader,
+        refuse: Refuse,
+        outcome: _Outcome,
+        fold: bool,
     ) -> None:
         self.store, self.now, self.pact, self.refuse, self.outcome = store, now, pact, refuse, outcome
         self.source = reader.source
         self.file = reader.context.file
+        self.fold = fold  # fold the batch into the scores now, or leave it to the run's end
 
     def apply(self, batch: ActivityColumns) -> None:
         found = self._leads(batch)
@@ -426,8 +627,12 @@ class _Activities:
         )
         self.store.imported_activities.add(self.source, self.now, rows)
         self.outcome.created += len(rows)
-        if self.pact is not None and rows:
+        if self.pact is None or not rows:
+            return
+        if self.fold:
             self._score(batch, lead_ids)
+        else:
+            self.outcome.folding = (lead_ids, batch.types, batch.micros)
 
     def _leads(self, batch: ActivityColumns) -> list[int | None]:
         """Each row's lead. Rows naming their lead by one known id need no resolver (one query
@@ -463,7 +668,7 @@ class _Activities:
             batch.properties,
             at=self.now,
         )
-        candidates = _may_qualify(self.store, self.pact, folded, lead_ids, batch.types)
+        candidates = may_qualify(self.store, self.pact, folded, NewRows.of(lead_ids, batch.types, batch.micros))
         if not candidates:
             return
         earliest = dict(zip(folded.lead_ids.tolist(), folded.earliest.tolist(), strict=True))
@@ -495,34 +700,6 @@ def _taking(batch: ActivityColumns, kept: Sequence[int]) -> ActivityColumns:
         take(batch.refs),
         take(batch.identities),
     )
-
-
-def _may_qualify(
-    store: Store, pact: PactVersion, folded: Folded, lead_ids: Sequence[int], types: Sequence[str]
-) -> list[int]:
-    """The leads of a fold whose MQL criteria may have started to hold at one of the new activities.
-
-    A ceiling, so that only these are replayed: from a stored state, the score at any later instant
-    is at most `Folded.ceiling_before` plus the points the new rows' types can add. A lead without a
-    stored state, or with new rows older than it, is bounded by everything its activities can add.
-    Only leads still at lead or recycled that meet the MQL's attribute conditions are kept.
-    """
-    reach: dict[str, float] = {}
-    for rule in pact.pact.scoring.behaviour:
-        reach[rule.activity] = reach.get(rule.activity, 0.0) + max(0.0, rule.points)
-    position = np.searchsorted(folded.lead_ids, np.asarray(lead_ids, dtype=np.int64))
-    weights = np.fromiter((reach.get(kind, 0.0) for kind in types), dtype=np.float64, count=len(types))
-    gained = np.bincount(position, weights=weights, minlength=len(folded.lead_ids))
-    threshold = pact.pact.mql.score_threshold
-    unbounded = folded.stale | (folded.earliest < folded.as_of_before)
-    found = folded.lead_ids[~unbounded & (folded.ceiling_before + gained >= threshold)].tolist()
-    others = folded.lead_ids[unbounded].tolist()
-    if others:
-        attributes = store.scores.attribute_points(others, pact.version)
-        for lead_id, points in store.activities.reach(others, reach).items():
-            if attributes.get(lead_id, 0.0) + points >= threshold:
-                found.append(lead_id)
-    return store.leads.waiting_for_mql(sorted(found), pact.pact.mql.attributes) if found else []
 
 
 class _Leads:

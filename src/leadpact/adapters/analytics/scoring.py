@@ -47,7 +47,6 @@ import json
 import math
 import os
 import pickle
-import struct
 import subprocess
 import sys
 import threading
@@ -69,6 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import make_url
 
+from leadpact.adapters import child
 from leadpact.adapters.db.score_state import StateLayout, StateMatrix
 from leadpact.adapters.db.tables import to_micros
 from leadpact.domain.pact import BehaviourRule, Pact
@@ -874,8 +874,9 @@ class ArrowStore:
     def query(self, sql: str) -> pa.Table:
         return _query(self._connection, sql, self.dialect)
 
-    def read_snapshot(self, pact: Pact) -> Snapshot:
-        """Every activity and every lead, with the members of their JSON columns this pact's rules read.
+    def read_snapshot(self, pact: Pact, leads: Sequence[int] | None = None) -> Snapshot:
+        """Every activity and every lead (or only those of `leads`), with the members of their JSON
+        columns this pact's rules read.
 
         On SQLite, activities are read in id ranges over several connections at once, one per
         core (up to 4): moving rows out of SQLite is the measured bottleneck, and the driver
@@ -896,15 +897,25 @@ class ArrowStore:
         leads_query = (
             f"SELECT id AS lead_id, COALESCE(email, '') AS email, attributes{as_text} AS attributes FROM leads"
         )
+        wanted: pa.Array | None = None
+        if leads is not None and len(leads) * 4 < self._count("leads"):
+            select += f" WHERE lead_id {self._among(leads)}"  # a few of the leads: through the index
+            leads_query += f" WHERE id {self._among(leads)}"
+        elif leads is not None:
+            wanted = pa.array(leads, type=pa.int64())  # most of them: a scan, kept or dropped in Arrow
 
         def prepared(activities: pa.Table) -> pa.Table:
+            if wanted is not None:
+                activities = activities.filter(pc.is_in(activities.column("lead_id").cast(pa.int64()), wanted))
             return _encoded(_distinct_members(activities, layout.properties))
 
         if self.dialect == "sqlite":
-            activities, leads = self._read_in_parts(select, prepared, leads_query)
+            activities, people = self._read_in_parts(select, prepared, leads_query)
         else:
-            activities, leads = prepared(self.query(select)), self.query(leads_query)
-        return Snapshot.of(layout, activities, _members(leads, "attributes", layout.fields, "f", email_domain=True))
+            activities, people = prepared(self.query(select)), self.query(leads_query)
+        if wanted is not None:
+            people = people.filter(pc.is_in(people.column("lead_id").cast(pa.int64()), wanted))
+        return Snapshot.of(layout, activities, _members(people, "attributes", layout.fields, "f", email_domain=True))
 
     def _read_in_parts(
         self, select: str, prepared: Callable[[pa.Table], pa.Table], leads_query: str
@@ -928,9 +939,11 @@ class ArrowStore:
                 cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             return extra
 
+        joined = " AND " if " WHERE " in select else " WHERE "
+
         def read(index: int) -> pa.Table:
             first, last = ranges[index]
-            return prepared(_query(connection(index), f"{select} WHERE id BETWEEN {first} AND {last}", self.dialect))
+            return prepared(_query(connection(index), f"{select}{joined}id BETWEEN {first} AND {last}", self.dialect))
 
         try:
             with ThreadPoolExecutor(parts) as pool:
@@ -941,8 +954,20 @@ class ArrowStore:
                 extra.close()
         return pa.concat_tables(pieces), leads
 
-    def write_scores(self, scores: BatchScores, version: int, scored_at: datetime) -> int:
-        """Replace every lead_scores row by the rows of `scores` (a full rebuild covers every lead).
+    def _count(self, table: str) -> int:
+        return int(self.query(f"SELECT count(*) AS n FROM {table}").column("n")[0].as_py())
+
+    def _among(self, leads: Sequence[int]) -> str:
+        """`IN (…)` over lead ids, as one literal the database unpacks (ids are integers: nothing to escape)."""
+        listed = ",".join(str(int(lead)) for lead in leads)
+        if self.dialect == "sqlite":
+            return f"IN (SELECT value FROM json_each('[{listed}]'))"
+        return f"IN (SELECT unnest('{{{listed}}}'::bigint[]))"
+
+    def write_scores(
+        self, scores: BatchScores, version: int, scored_at: datetime, leads: Sequence[int] | None = None
+    ) -> int:
+        """Replace every lead_scores row (or those of `leads`) by the rows of `scores`.
 
         DELETE, then the rows in lead order: filling an emptied table in key order appends pages,
         where an upsert of a million rows searched and rewrote each one in place. SQLite takes
@@ -954,7 +979,7 @@ class ArrowStore:
             raise ValueError(f"pact version {version} is not stored; scores must name a stored version")
         rows = score_rows(scores, version, scored_at)
         with self._connection.cursor() as cursor:
-            self.execute("DELETE FROM lead_scores")
+            self.execute("DELETE FROM lead_scores" + ("" if leads is None else f" WHERE lead_id {self._among(leads)}"))
             if self.dialect == "sqlite":
                 cursor.adbc_ingest("lead_scores", rows, mode="append")
             else:
@@ -1070,14 +1095,17 @@ def score_rows(scores: BatchScores, version: int, scored_at: datetime) -> pa.Tab
     )
 
 
-def rescore_store(store: ArrowStore, pact: Pact, version: int, at: datetime) -> BatchRun:
-    """Read every lead, score it under `pact` and write its lead_scores row, in `store`'s transaction."""
+def rescore_store(
+    store: ArrowStore, pact: Pact, version: int, at: datetime, leads: Sequence[int] | None = None
+) -> BatchRun:
+    """Read every lead (or those of `leads`), score it under `pact` from all its stored activities and
+    write its lead_scores row, in `store`'s transaction."""
     started = time.perf_counter()
-    snapshot = store.read_snapshot(pact)
+    snapshot = store.read_snapshot(pact, leads)
     read = time.perf_counter()
     scores = score_snapshot(snapshot, pact, at)
     scored = time.perf_counter()
-    store.write_scores(scores, version, at)
+    store.write_scores(scores, version, at, leads)
     written = time.perf_counter()
     return BatchRun(
         leads=scores.leads,
@@ -1089,24 +1117,24 @@ def rescore_store(store: ArrowStore, pact: Pact, version: int, at: datetime) -> 
     )
 
 
-def rescore_in_store(url: str, pact: Pact, version: int, at: datetime) -> BatchRun:
-    """Rescore every lead of the store at `url` and write the rows in one transaction of its own, committed.
+def rescore_in_store(url: str, pact: Pact, version: int, at: datetime, leads: Sequence[int] | None = None) -> BatchRun:
+    """Rescore every lead of the store at `url` (or those of `leads`, from all their stored activities)
+    and write the rows in one transaction of its own, committed.
 
     SQLite: runs in the worker process (one per calling process, started on first use in about a
     second), so this process's own SQLite connections stay safe. Call it outside any open unit
     of work: it waits for the write lock like any other writer.
     """
     if make_url(url).get_backend_name() != "sqlite":
-        return _rescore_committed(url, pact, version, at)
+        return _rescore_committed(url, pact, version, at, leads)
+    global _worker
     with _worker_lock:
-        global _worker
-        if _worker is None or _worker.poll() is not None:
-            _worker = _start_worker()
+        worker = _worker_ready()
         try:
-            _send(_worker.stdin, (url, pact, version, at))
-            status, value = _receive(_worker.stdout)
+            child.send(worker.stdin, (url, pact, version, at, leads))
+            status, value = child.receive(worker.stdout)
         except (EOFError, OSError) as exc:
-            _worker.kill()
+            worker.kill()
             _worker = None
             raise RuntimeError("the SQLite scoring worker died; its transaction was rolled back") from exc
     if status == "error":
@@ -1114,26 +1142,36 @@ def rescore_in_store(url: str, pact: Pact, version: int, at: datetime) -> BatchR
     return value  # type: ignore[no-any-return]
 
 
-def _rescore_committed(url: str, pact: Pact, version: int, at: datetime) -> BatchRun:
+def _rescore_committed(url: str, pact: Pact, version: int, at: datetime, leads: Sequence[int] | None) -> BatchRun:
     with ArrowStore(url) as store:
-        run = rescore_store(store, pact, version, at)
+        run = rescore_store(store, pact, version, at, leads)
         store.commit()
     return run
 
 
-# The worker is a plain `python -c` child, not multiprocessing: spawn would re-run the caller's
-# __main__ (`python -m leadpact` has no main guard), and fork would copy this process's SQLite
-# state and threads into the child.
+# The worker is a plain `python -c` child (adapters/child.py).
 _worker: subprocess.Popen[bytes] | None = None
 _worker_lock = threading.Lock()
 _WORKER_CODE = "from leadpact.adapters.analytics.scoring import serve_worker; serve_worker()"
 
 
+def start_worker(url: str) -> None:
+    """Start the SQLite worker now, if `url` is a SQLite store, so that it is ready when first asked
+    (it takes about a second to start; a long job that will rescore starts it first, in parallel)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        with _worker_lock:
+            _worker_ready()
+
+
+def _worker_ready() -> subprocess.Popen[bytes]:
+    global _worker
+    if _worker is None or _worker.poll() is not None:
+        _worker = _start_worker()
+    return _worker
+
+
 def _start_worker() -> subprocess.Popen[bytes]:
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    worker = subprocess.Popen(
-        [sys.executable, "-c", _WORKER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment
-    )
+    worker = child.start(_WORKER_CODE)
     atexit.register(_stop, worker)
     return worker
 
@@ -1184,38 +1222,19 @@ def keep_freed_memory() -> bool:
 
 
 def serve_worker() -> None:
-    """The worker's loop: one request (url, pact, version, at) in, ("ok", BatchRun) or ("error", exception) out."""
+    """The worker's loop: a request (url, pact, version, at, leads) in, ("ok", BatchRun) or ("error", exception) out."""
     keep_freed_memory()
-    requests = sys.stdin.buffer
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the replies
+    requests, replies = sys.stdin.buffer, child.replies()
     while True:
         try:
-            url, pact, version, at = _receive(requests)
+            url, pact, version, at, leads = child.receive(requests)
         except EOFError:
             return
         try:
-            reply: tuple[str, Any] = ("ok", _rescore_committed(url, pact, version, at))
+            reply: tuple[str, Any] = ("ok", _rescore_committed(url, pact, version, at, leads))
         except Exception as exc:  # sent back and raised in the caller
             reply = ("error", exc)
         try:
-            _send(replies, reply)
+            child.send(replies, reply)
         except (pickle.PicklingError, TypeError, AttributeError):
-            _send(replies, ("error", RuntimeError(repr(reply[1]))))
-
-
-def _send(stream: Any, message: object) -> None:
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("<Q", len(payload)) + payload)
-    stream.flush()
-
-
-def _receive(stream: Any) -> Any:
-    header = stream.read(8)
-    if len(header) < 8:
-        raise EOFError
-    (size,) = struct.unpack("<Q", header)
-    payload = stream.read(size)
-    if len(payload) < size:
-        raise EOFError
-    return pickle.loads(payload)
+            child.send(replies, ("error", RuntimeError(repr(reply[1]))))

@@ -69,6 +69,21 @@ def make_engine(url: str, durable: bool = False) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
 
+def make_reading_engine(url: str) -> Engine:
+    """An engine for a process that only reads: each statement sees the last committed state and
+    takes no lock a writer would wait for (no BEGIN IMMEDIATE on SQLite; autocommit on PostgreSQL)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # no transaction held between statements
+
+        return engine
+    return make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -173,6 +173,22 @@ class ImportedActivities:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
 
+    def leads_of(self, source: str, event_ids: Sequence[str]) -> list[tuple[int, int]]:
+        """(lead id, earliest occurred_at in µs) of the leads the activities `event_ids` from `source` went to."""
+        if not event_ids:
+            return []
+        where, param = driver.in_list(self.c, list(event_ids))
+        m = driver.mark(self.c)
+        return [
+            (int(lead), int(earliest))
+            for lead, earliest in driver.fetch(
+                self.c,
+                "SELECT a.lead_id, min(a.occurred_at) FROM inbox AS i JOIN activities AS a ON a.inbox_id = i.id "
+                f"WHERE i.source = {m} AND i.event_id {where} GROUP BY a.lead_id",
+                (source, param),
+            )
+        ]
+
     def add(
         self,
         source: str,

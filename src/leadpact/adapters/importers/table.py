@@ -18,7 +18,7 @@ import codecs
 import csv
 import io
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -292,3 +292,18 @@ class _Utf16Lines(_Lines):
                 self.kept.append((self.number, lines))
             lines.append(text)
             yield text
+
+
+def raw_records(path: Path, encoding: str, lines: Collection[int]) -> dict[int, str]:
+    """The raw text of the records starting at `lines`, read again from the file (for quarantine,
+    where a record is refused after its batch was read)."""
+    wanted, found = set(lines), dict[int, str]()
+    if not wanted:
+        return found
+    last = max(wanted)
+    for item in TableFile(path, encoding).rows():
+        if item.line in wanted:
+            found[item.line] = item.text() if isinstance(item, Row) else item.raw
+        if item.line >= last:
+            break
+    return found
