@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
@@ -142,3 +142,19 @@ def stored_scores(app: App) -> dict[int, tuple[Any, ...]]:
         )
         for i, r in enumerate(rows)
     }
+
+
+class CutOff(Exception):
+    """Raised by `cut_off_after`: the import is stopped between two batches, as a crash would."""
+
+
+def cut_off_after(batches: int) -> Callable[[int, int], None]:
+    """An import progress callback that raises `CutOff` once `batches` batches have been committed."""
+    done: list[int] = []
+
+    def progress(rows: int, position: int) -> None:
+        done.append(rows)
+        if len(done) == batches:
+            raise CutOff
+
+    return progress

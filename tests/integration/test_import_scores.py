@@ -17,7 +17,7 @@ from leadpact.bootstrap import App
 from leadpact.services.imports import import_file
 from leadpact.services.rescore import rescore_active, rescore_leads
 from tests.conftest import ROOT
-from tests.factories import sign_example_pact, stored_scores
+from tests.factories import CutOff, cut_off_after, sign_example_pact, stored_scores
 
 DATA = ROOT / "tests" / "data"
 
@@ -78,19 +78,9 @@ def test_an_import_cut_off_owes_its_leads_their_scores_until_it_is_resumed(app: 
     prepared(app, tmp_path)
     path = activities_file(tmp_path / "a.csv", 300)
 
-    class CutOff(Exception):
-        pass
-
-    batches: list[int] = []
-
-    def stop_after_four(rows: int, position: int) -> None:
-        batches.append(rows)
-        if len(batches) == 4:
-            raise CutOff
-
     before = stored_scores(app)
     with pytest.raises(CutOff):
-        run(app, tmp_path, path, batch_size=25, progress=stop_after_four)
+        run(app, tmp_path, path, batch_size=25, progress=cut_off_after(4))
     assert stored_scores(app) == before  # 100 rows committed, not yet counted in any score
     resumed = run(app, tmp_path, path, batch_size=25)
     assert (resumed.resumed_after, resumed.rows, resumed.created) == (101, 300, 300)
@@ -112,14 +102,8 @@ def test_a_crossing_in_a_batch_committed_before_a_cut_off_is_found_on_resuming(a
     path = tmp_path / "crossing.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    class CutOff(Exception):
-        pass
-
-    def stop(rows: int, position: int) -> None:
-        raise CutOff
-
     with pytest.raises(CutOff):
-        run(app, tmp_path, path, batch_size=4, progress=stop)
+        run(app, tmp_path, path, batch_size=4, progress=cut_off_after(1))
     with Store(app.engine) as store:
         assert store.leads.get(store.leads.ids_by_ref("marketo", {"9001"})["9001"]).stage.value == "lead"
     resumed = run(app, tmp_path, path, batch_size=4)

@@ -17,7 +17,7 @@ from leadpact.domain.clock import FixedClock
 from leadpact.services.imports import ImportRefused, ImportReport, import_file
 from leadpact.services.quarantine import quarantine_export
 from tests.conftest import ROOT
-from tests.factories import sign_example_pact
+from tests.factories import CutOff, cut_off_after, sign_example_pact
 
 DATA = ROOT / "tests" / "data"
 JST = timezone(timedelta(hours=9))
@@ -266,18 +266,8 @@ def test_quarantine_export_gives_the_bad_records_back_under_the_files_header_to_
 def test_an_import_cut_off_between_batches_resumes_after_the_last_committed_one(app: App) -> None:
     sign_example_pact(app)
 
-    class CutOff(Exception):
-        pass
-
-    seen: list[int] = []
-
-    def stop_after_two(rows: int, position: int) -> None:
-        seen.append(rows)
-        if len(seen) == 2:
-            raise CutOff
-
     with pytest.raises(CutOff):
-        run(app, "hubspot/contacts.csv", "hubspot-contacts", batch_size=2, progress=stop_after_two)
+        run(app, "hubspot/contacts.csv", "hubspot-contacts", batch_size=2, progress=cut_off_after(2))
     assert counts(app)["leads"] == 4  # two batches of two committed
     resumed = run(app, "hubspot/contacts.csv", "hubspot-contacts", batch_size=2)
     assert resumed.resumed_after == 5

@@ -19,7 +19,7 @@ from leadpact.domain.clock import FixedClock
 from leadpact.services.imports import ImportReport, import_file
 from leadpact.services.rescore import rescore_active
 from tests.conftest import ROOT
-from tests.factories import sign_example_pact, stored_scores
+from tests.factories import CutOff, cut_off_after, sign_example_pact, stored_scores
 
 DATA = ROOT / "tests" / "data"
 HEADER = "marketoGUID,leadId,activityDate,activityTypeId,primaryAttributeValue,attributes"
@@ -118,18 +118,8 @@ def test_a_run_read_ahead_and_cut_off_resumes_exactly_once(app: App, tmp_path: P
     leads(app, tmp_path)
     path = activities(tmp_path / "a.csv", 200)
 
-    class CutOff(Exception):
-        pass
-
-    seen: list[int] = []
-
-    def stop_after_three(rows: int, position: int) -> None:
-        seen.append(rows)
-        if len(seen) == 3:
-            raise CutOff
-
     with pytest.raises(CutOff):
-        run(app, path, read_ahead=True, progress=stop_after_three)
+        run(app, path, read_ahead=True, progress=cut_off_after(3))
     resumed = run(app, path, read_ahead=True)
     assert (resumed.resumed_after, resumed.rows, resumed.created, resumed.unchanged) == (31, 200, 200, 0)
     scores = stored_scores(app)
