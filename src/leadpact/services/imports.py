@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from itertools import chain
+from operator import attrgetter, eq
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -221,6 +222,9 @@ def _import(
         return report
     with Store(engine) as store:
         unfinished = store.import_runs.unfinished(job.fingerprint, format)
+        # Imported before: its rows will be recognised, which leaves the writer nothing to do while
+        # a reader process checks them; one process does it as fast.
+        again = store.import_runs.finished_before(job.fingerprint, format)
         if unfinished is not None:
             report.run_id, report.resumed_after = unfinished.id, unfinished.last_line
             _resume_counts(report, unfinished)
@@ -234,7 +238,11 @@ def _import(
     assert run_id is not None
     skip = report.resumed_after or 0
     ahead = None
-    if job.touched is not None and isinstance(table, TableFile) and (read_ahead or read_ahead is None and big):
+    if (
+        job.touched is not None
+        and isinstance(table, TableFile)
+        and (read_ahead or read_ahead is None and big and not again)
+    ):
         request = ReadRequest(url, path, format, mapping, table.encoding, zone, batch_size, skip)
         ahead = ReadAhead(request)
         job.file = (path, table.encoding)
@@ -301,7 +309,8 @@ def _local_steps(
             if job.touched is not None:
                 yield _Recall(job.batches.event_ids(batch))
             continue
-        batch = [item for item in batch if _line(item) > skip]
+        if _line(batch[0]) <= skip:
+            batch = [item for item in batch if _line(item) > skip]
 
         def work(store: Store, batch: list[Row | Problem] = batch) -> _Applied:
             return job.apply(store, clock.now(), batch, run_id)
@@ -380,7 +389,8 @@ class BatchReader:
                 quarantined.append((item.line, item.last_line or item.line, item.column, item.reason, item.raw))
             else:
                 rows.append(item)
-        prepared = Prepared(len(batch), max(_last_line(item) for item in batch), quarantined, 0, None, [], checked)
+        # Records come in file order: the last one ends the batch.
+        prepared = Prepared(len(batch), _last_line(batch[-1]), quarantined, 0, None, [], checked)
         if self.reader.kind == "activities":
             assert known is not None
             digests: dict[int, str] = {}
@@ -404,8 +414,23 @@ class BatchReader:
 
     def _unknown(self, rows: list[Row], known: Known, digests: dict[int, str], prepared: Prepared) -> list[Row]:
         """The activity rows not imported yet; a row already in the inbox counts unchanged unread."""
-        identified = list(zip(rows, self.reader.identify(rows), strict=True))
-        stored = dict(known([found[0] for _, found in identified if found is not None]))
+        found_ids = self.reader.identify(rows)
+        event_ids = [found[0] for found in found_ids if found is not None]
+        stored = dict(known(event_ids))
+        if len(event_ids) == len(rows) and len(set(event_ids)) == len(rows):
+            # The two common batches, checked by built-ins over the batch: all new (a first import),
+            # or all imported before with the same content (importing the file again).
+            digests_found = [found[1] for found in found_ids if found is not None]
+            if not stored and all(ids.keys().isdisjoint(event_ids) for ids in self.recent):
+                digests.update(zip(map(_LINE, rows), digests_found, strict=True))
+                if self.recent.maxlen:
+                    self.recent.append(dict(zip(event_ids, digests_found, strict=True)))
+                return rows
+            if len(stored) == len(rows) and all(map(eq, map(stored.__getitem__, event_ids), digests_found)):
+                prepared.unchanged += len(rows)
+                self.recent.append({})
+                return []
+        identified = list(zip(rows, found_ids, strict=True))
         if self.recent:
             for _, found in identified:
                 if found is not None and found[0] not in stored:
@@ -435,6 +460,9 @@ class BatchReader:
         """The ids of a batch's activity rows (for one committed before a cut-off)."""
         found = self.reader.identify([item for item in batch if isinstance(item, Row)])
         return [event[0] for event in found if event is not None]
+
+
+_LINE = attrgetter("line")
 
 
 def _changed(event_id: str) -> str:

@@ -145,7 +145,8 @@ def _read(request: ReadRequest) -> Iterator[tuple[str, Any]]:
                 if line(batch[-1]) <= request.skip:
                     yield ("batch", prepare.event_ids(batch))
                     continue
-                batch = [item for item in batch if line(item) > request.skip]
+                if line(batch[0]) <= request.skip:
+                    batch = [item for item in batch if line(item) > request.skip]
                 yield ("batch", (prepare.prepare(batch, known, checked=False), table.position))
     finally:
         engine.dispose()

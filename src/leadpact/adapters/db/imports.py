@@ -81,6 +81,12 @@ class ImportRuns:
         row = self.c.execute(query).first()
         return ImportRun(**row._mapping) if row else None
 
+    def finished_before(self, fingerprint: str, format: str) -> bool:
+        """Whether a run of this very file and format has finished before (importing it again recognises its rows)."""
+        c = t.import_runs.c
+        query = select(c.id).where(c.fingerprint == fingerprint, c.format == format, c.status != RUNNING).limit(1)
+        return self.c.execute(query).first() is not None
+
     def start(self, format: str, file_name: str, fingerprint: str, header: str, encoding: str, at: datetime) -> int:
         result = self.c.execute(
             insert(t.import_runs).values(

