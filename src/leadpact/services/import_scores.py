@@ -34,7 +34,7 @@ from leadpact.services.lifecycle import CONFLICTS, Workbench, retrying
 from leadpact.services.rescore import Folded, rescore_leads, standing
 
 LATEST = np.iinfo(np.int64).max
-COMPACT_AT = 1 << 20  # rows gathered before they are reduced to one entry per lead
+COMPACT_AT = 1 << 18  # rows gathered before they are reduced to one entry per lead and type (bounded memory)
 SETTLE_LEADS = 200_000  # leads rescored at once: bounds the lead-id list and the arrays per step
 REPLAY_LEADS = 2_000  # MQL candidates replayed per transaction
 
@@ -95,6 +95,7 @@ class Touched:
     kinds: dict[str, int] = field(default_factory=dict)
     unbounded: set[int] = field(default_factory=set)
     _rows: int = 0
+    _kept: int = 0
 
     def add(self, lead_ids: Sequence[int], types: Sequence[str], micros: Sequence[int]) -> None:
         """The rows of a committed batch (columns: lead, activity type, occurred_at in µs)."""
@@ -106,7 +107,7 @@ class Touched:
         self._weights.append(np.ones(len(lead_ids), dtype=np.int64))
         self._micros.append(np.asarray(micros, dtype=np.int64))
         self._rows += len(lead_ids)
-        if self._rows >= COMPACT_AT:
+        if self._rows >= self._kept + COMPACT_AT:
             self._compact()
 
     def recall(self, found: Sequence[tuple[int, int]]) -> None:
@@ -121,7 +122,7 @@ class Touched:
         lead, code = np.nonzero(rows.counts)
         self._leads, self._codes = [rows.lead_ids[lead]], [code.astype(np.int64)]
         self._weights, self._micros = [rows.counts[lead, code]], [rows.earliest[lead]]
-        self._rows = len(lead)
+        self._rows = self._kept = len(lead)  # one entry per lead and type: what compacting cannot shrink
         assert width == len(self.kinds)
 
     def reduced(self) -> NewRows:

@@ -35,7 +35,7 @@ from leadpact.adapters import child
 from leadpact.adapters.importers.mapping import ImportMapping
 
 if TYPE_CHECKING:
-    from leadpact.services.imports import Prepared
+    from leadpact.services.import_batches import Prepared
 
 _CODE = "from leadpact.services.read_ahead import serve; serve()"
 # Batches whose new ids the reader keeps: it runs a batch or two ahead of the writer (the pipe
@@ -119,12 +119,12 @@ def serve() -> None:
 
 
 def _read(request: ReadRequest) -> Iterator[tuple[str, Any]]:
-    # Imported here: services.imports starts this module's process.
+    # Imported here, in the reader process only.
     from leadpact.adapters.db.engine import make_reading_engine
     from leadpact.adapters.db.store import Inbox
     from leadpact.adapters.importers.formats import Context, reader_for
     from leadpact.adapters.importers.table import Problem, Row, TableFile
-    from leadpact.services.imports import BatchReader
+    from leadpact.services.import_batches import BatchReader
     from leadpact.services.ingest import batches
 
     def line(item: Row | Problem) -> int:

@@ -1,0 +1,143 @@
+"""The half of an import's batch that writes nothing: its records read, its problems set aside for
+quarantine, and its activity rows checked against the inbox.
+
+`services/imports.py` runs it inside the transaction that writes the batch; a reader process
+(`services/read_ahead.py`) runs it ahead of the writer. It imports only what reading needs, so
+that the reader process stays small.
+
+Must not import: the entry points (cli, api, web), or the services that write.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import attrgetter, eq
+
+from leadpact.adapters.importers.formats import CellError, Reader
+from leadpact.adapters.importers.records import ActivityColumns, ActivityRecord, LeadRecord
+from leadpact.adapters.importers.table import Problem, Row
+
+Quarantined = tuple[int, int, str | None, str, str]  # line, last line, column, reason, raw
+
+
+@dataclass
+class Prepared:
+    """A batch read, and its activity rows checked against the inbox, as far as can be done before its
+    transaction: the half of a batch's work that writes nothing (`BatchReader`). `checked`: that
+    check ran inside the transaction that writes the batch; else the rows it found new are checked
+    again there (`_Job.write`), in case another import wrote them meanwhile."""
+
+    rows: int
+    last_line: int
+    quarantined: list[Quarantined]
+    unchanged: int
+    activities: ActivityColumns | None
+    leads: list[LeadRecord]
+    checked: bool
+
+
+Known = Callable[[list[str]], Mapping[str, str]]  # event ids → the payload hashes of those already imported
+
+
+class BatchReader:
+    """Reads a batch of a file's records, and checks its activity rows against the inbox (`known`)."""
+
+    def __init__(self, reader: Reader, keep_properties: bool = True, remember: int = 0) -> None:
+        self.reader = reader
+        self.keep_properties = keep_properties  # False when the batch will not be folded (only stored)
+        # Read ahead, a batch is checked before the ones just before it are written: the ids those
+        # were found new with (their digests) stand in for the inbox's rows they will be.
+        self.recent: deque[dict[str, str]] = deque(maxlen=remember)
+
+    def prepare(self, batch: Sequence[Row | Problem], known: Known | None, checked: bool) -> Prepared:
+        quarantined: list[Quarantined] = []
+        rows: list[Row] = []
+        for item in batch:
+            if isinstance(item, Problem):
+                quarantined.append((item.line, item.last_line or item.line, item.column, item.reason, item.raw))
+            else:
+                rows.append(item)
+        # Records come in file order: the last one ends the batch.
+        prepared = Prepared(len(batch), last_line(batch[-1]), quarantined, 0, None, [], checked)
+        if self.reader.kind == "activities":
+            assert known is not None
+            digests: dict[int, str] = {}
+            rows = self._unknown(rows, known, digests, prepared)
+            activities, unread = self.reader.read_columns(rows, digests)
+            for row, exc in unread:
+                quarantined.append((row.line, row.line, exc.column, exc.reason, row.text()))
+            if not self.keep_properties:
+                activities.properties = []
+            prepared.activities = activities
+            return prepared
+        for row in rows:
+            try:
+                read = self.reader.read(row)
+            except CellError as exc:
+                quarantined.append((row.line, row.line, exc.column, exc.reason, row.text()))
+                continue
+            assert not isinstance(read, ActivityRecord)
+            prepared.leads.extend(read)
+        return prepared
+
+    def _unknown(self, rows: list[Row], known: Known, digests: dict[int, str], prepared: Prepared) -> list[Row]:
+        """The activity rows not imported yet; a row already in the inbox counts unchanged unread."""
+        found_ids = self.reader.identify(rows)
+        event_ids = [found[0] for found in found_ids if found is not None]
+        stored = dict(known(event_ids))
+        if len(event_ids) == len(rows) and len(set(event_ids)) == len(rows):
+            # The two common batches, checked by built-ins over the batch: all new (a first import),
+            # or all imported before with the same content (importing the file again).
+            digests_found = [found[1] for found in found_ids if found is not None]
+            if not stored and all(ids.keys().isdisjoint(event_ids) for ids in self.recent):
+                digests.update(zip(map(_LINE, rows), digests_found, strict=True))
+                if self.recent.maxlen:
+                    self.recent.append(dict(zip(event_ids, digests_found, strict=True)))
+                return rows
+            if len(stored) == len(rows) and all(map(eq, map(stored.__getitem__, event_ids), digests_found)):
+                prepared.unchanged += len(rows)
+                self.recent.append({})
+                return []
+        identified = list(zip(rows, found_ids, strict=True))
+        if self.recent:
+            for _, found in identified:
+                if found is not None and found[0] not in stored:
+                    earlier = next((ids[found[0]] for ids in self.recent if found[0] in ids), None)
+                    if earlier is not None:
+                        stored[found[0]] = earlier
+        seen: dict[str, str] = {}
+        fresh = []
+        for row, found in identified:
+            if found is None:
+                fresh.append(row)  # reading it says what is missing
+                digests[row.line] = ""
+                continue
+            event_id, digest = found
+            before = stored.get(event_id, seen.get(event_id))
+            if before is None:
+                seen[event_id] = digests[row.line] = digest
+                fresh.append(row)
+            elif before == digest:
+                prepared.unchanged += 1
+            else:
+                prepared.quarantined.append((row.line, row.line, None, changed(event_id), row.text()))
+        self.recent.append(seen)
+        return fresh
+
+    def event_ids(self, batch: Sequence[Row | Problem]) -> list[str]:
+        """The ids of a batch's activity rows (for one committed before a cut-off)."""
+        found = self.reader.identify([item for item in batch if isinstance(item, Row)])
+        return [event[0] for event in found if event is not None]
+
+
+_LINE = attrgetter("line")
+
+
+def changed(event_id: str) -> str:
+    return f"activity {event_id!r} was imported before with other content; give it a new id"
+
+
+def last_line(item: Row | Problem) -> int:
+    return item.last_line or item.line if isinstance(item, Problem) else item.line
