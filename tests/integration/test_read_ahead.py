@@ -146,3 +146,21 @@ def test_rows_another_import_writes_meanwhile_are_recognised_not_written_twice(a
     assert [p.line for p in report.problems] == [82]  # r80, imported meanwhile with other content
     with app.engine.connect() as c:
         assert len(c.execute(select(t.inbox.c.id)).all()) == 100  # 69 + 30 + 1: none twice
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["clean", "with-bad-rows"])
+def test_a_file_imported_before_is_recognised_either_way(app: App, tmp_path: Path, bad: bool) -> None:
+    # Importing a file again, read ahead or not: the same report, every row counted once.
+    leads(app, tmp_path)
+    path = activities(tmp_path / "a.csv", 120)
+    if bad:
+        with_bad_rows(path)
+    first = run(app, path, read_ahead=False)
+    reports = []
+    for read_ahead in (True, False):
+        done: list[int] = []
+        report = run(app, path, read_ahead=read_ahead, progress=lambda rows, position, done=done: done.append(rows))
+        assert sum(done) == report.rows == first.rows
+        reports.append(summary(report))
+    assert reports[0] == reports[1]
+    assert reports[0][1:4] == (0, first.created, first.quarantined)  # created, unchanged, quarantined
