@@ -211,8 +211,6 @@ def _import(
     rows = chain([first] if first is not None else [], items)
     if reader.kind == "activities" and active is not None and not dry_run:
         job.touched = Touched()
-        if big:
-            expect_rescore(engine)  # the closing rescore of so many leads will take the batch engine
     if dry_run:
         with Store(engine) as store:  # one transaction, never committed
             for batch in batches(rows, batch_size):
@@ -237,6 +235,8 @@ def _import(
     run_id = report.run_id
     assert run_id is not None
     skip = report.resumed_after or 0
+    if job.touched is not None and big and not again:
+        expect_rescore(engine)  # the closing rescore of so many leads will take the batch engine
     ahead = None
     if (
         job.touched is not None
