@@ -3,6 +3,7 @@
 * `rescore_all` rebuilds every lead's lead_scores row in one transaction on the batch path
   (adapters/analytics: Arrow out of the store, vectorised scoring, every row replaced at once).
   Leads without activities get their attribute-only score.
+* `rescore_leads` rebuilds some leads' rows from all their activities (an import's closing fold).
 * `rescore_incremental` folds only the new activities into the stored states, with the batch
   engine started from them (decay composes, so each activity costs O(rules) and no Python
   runs per lead): its cost follows the number of new events, not the size of the store. A
@@ -130,15 +131,6 @@ class Folded:
     earliest: npt.NDArray[np.int64]  # the earliest new activity of each lead
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """Stored states before a fold, per lead: attribute points, each rule's positive part, actions done."""
-
-    attributes: npt.NDArray[np.float64]
-    raw: npt.NDArray[np.float64]
-    actions: Bools
-
-
 def fold_activities(
     store: Store,
     pact: Pact,
@@ -194,7 +186,11 @@ def fold_activities(
         carry.raw[where], carry.matches[where], carry.actions[where] = decoded.raw, decoded.matches, decoded.actions
         carry_as_of[where] = [NO_INSTANT if a is None else a for a in stored.as_of]
         attributes[where] = stored.attributes
-    before = Standing(attributes.copy(), np.clip(carry.raw, 0.0, None), carry.actions.copy())
+    attributes_before, raw_before, actions_before = (
+        attributes.copy(),
+        np.clip(carry.raw, 0.0, None),
+        carry.actions.copy(),
+    )
     earliest = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(earliest, position, occurred)
     if stale:
@@ -207,7 +203,7 @@ def fold_activities(
     as_of, states = classifier.fold(len(ids), blocks, span, Carry(carry_as_of, carry))
     scores = classifier.totals(lead_ids, as_of, states, attributes, scored_at)
     _save(store, scores, version, scored_at, current)
-    return Folded(lead_ids, ~current, carry_as_of, before.attributes, before.raw, before.actions, earliest)
+    return Folded(lead_ids, ~current, carry_as_of, attributes_before, raw_before, actions_before, earliest)
 
 
 def rescore_leads(
