@@ -60,3 +60,27 @@ def test_leads_found_again_after_a_cut_off_have_no_bound_but_keep_their_earliest
     assert touched.unbounded == {4, 7}
     found = table(touched.reduced())
     assert (found[4][1], found[7][1]) == (12, 99)
+
+
+@pytest.mark.parametrize(
+    ("per_lead", "most_leads", "most_rows", "expected"),
+    [
+        ([1, 1, 1, 1, 1], 200_000, 1_500_000, [(0, 5)]),  # a small run: one step
+        ([2, 2, 2, 2, 2], 2, 1_500_000, [(0, 2), (2, 4), (4, 5)]),  # by leads
+        ([3, 1, 2, 5, 1], 200_000, 4, [(0, 2), (2, 3), (3, 4), (4, 5)]),  # by rows: 3+1 | 2 | 5 (alone) | 1
+    ],
+)
+def test_a_run_is_settled_in_steps_bounded_by_leads_and_rows(
+    monkeypatch: pytest.MonkeyPatch,
+    per_lead: list[int],
+    most_leads: int,
+    most_rows: int,
+    expected: list[tuple[int, int]],
+) -> None:
+    monkeypatch.setattr(import_scores, "SETTLE_LEADS", most_leads)
+    monkeypatch.setattr(import_scores, "SETTLE_ROWS", most_rows)
+    touched = Touched()
+    for lead, rows in enumerate(per_lead, start=1):
+        touched.add([lead] * rows, ["page_view"] * rows, [lead] * rows)
+    steps = import_scores.settle_steps(touched.reduced())
+    assert [(s.start, s.stop) for s in steps] == expected

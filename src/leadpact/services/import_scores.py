@@ -36,6 +36,7 @@ from leadpact.services.rescore import Folded, rescore_leads, standing
 LATEST = np.iinfo(np.int64).max
 COMPACT_AT = 1 << 18  # rows gathered before they are reduced to one entry per lead and type (bounded memory)
 SETTLE_LEADS = 200_000  # leads rescored at once: bounds the lead-id list and the arrays per step
+SETTLE_ROWS = 1_500_000  # and about this many of the run's rows: bounds what a step reads
 REPLAY_LEADS = 2_000  # MQL candidates replayed per transaction
 
 
@@ -148,8 +149,7 @@ def settle(engine: Engine, clock: Clock, touched: Touched, trigger: dict[str, ob
     if active is None or not len(rows.lead_ids):
         return 0
     transitions = 0
-    for start in range(0, len(rows.lead_ids), SETTLE_LEADS):
-        part = slice(start, start + SETTLE_LEADS)
+    for part in settle_steps(rows):
         ids = rows.lead_ids[part].tolist()
         with Store(engine) as store:
             before = standing(store, active.pact, active.version, ids)
@@ -163,6 +163,21 @@ def settle(engine: Engine, clock: Clock, touched: Touched, trigger: dict[str, ob
         earliest = dict(zip(ids, before.earliest.tolist(), strict=True))
         transitions += _replay(engine, clock, active, candidates, earliest, trigger)
     return transitions
+
+
+def settle_steps(rows: NewRows) -> list[slice]:
+    """The touched leads in steps of at most SETTLE_LEADS leads and about SETTLE_ROWS new rows: each
+    step's rescore reads those leads' activities at once, so a run of ten million rows is settled
+    in about ten steps, not in one."""
+    new_rows = np.cumsum(rows.counts.sum(axis=1)) if len(rows.counts) else np.zeros(0, dtype=np.int64)
+    steps, start = [], 0
+    while start < len(rows.lead_ids):
+        before = int(new_rows[start - 1]) if start else 0
+        by_rows = int(np.searchsorted(new_rows, before + SETTLE_ROWS, side="right"))
+        end = min(start + SETTLE_LEADS, max(by_rows, start + 1), len(rows.lead_ids))
+        steps.append(slice(start, end))
+        start = end
+    return steps
 
 
 def _replay(
