@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     import_read_ahead: bool | None = Field(
         default=None,
         description="Read an activity CSV in a process of its own while the batches before are written: "
-        "true, false, or unset for files over 4 MiB.",
+        "true, false, or unset for files over 4 MiB on SQLite.",
     )
     channels: Path | None = Field(
         default=None,
