@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from leadpact.cli.kpi import KPI_NAMES, PERIOD_HELP, change_text, department_name, local_time, value_text
+from leadpact.cli.kpi import KPI_NAMES, CyclePeriod, change_text, department_name, local_time, reason_label, value_text
 from leadpact.domain.accountability import (
     CLOCKED,
     Breaches,
@@ -293,12 +293,7 @@ def _department(pact: Pact, department: str | None, lang: str) -> str:
 
 
 def _reason(found: AccountabilityReport, line: ReasonLine, lang: str) -> str:
-    if line.code is None:
-        return "—"
-    code = found.reasons.get((line.kind, line.code))
-    if code is None:
-        return line.code
-    return f"{code.label if lang == 'ja' else code.label_en or code.label} ({line.code})"
+    return "—" if line.code is None else reason_label(found.reasons, line.kind, line.code, lang)
 
 
 def _sources(pairs: Sequence[tuple[str | None, int]], t: dict[str, Any]) -> str:
@@ -825,14 +820,7 @@ def register(app: typer.Typer) -> None:
     @app.command("accountability")
     def accountability_command(
         ctx: typer.Context,
-        period: Annotated[
-            str | None,
-            typer.Option(
-                "--period",
-                help=PERIOD_HELP + " Default: the last whole period of the pact's review cycle.",
-                show_default=False,
-            ),
-        ] = None,
+        period: CyclePeriod = None,
         output: Annotated[str, typer.Option("--format", help="table or json.")] = Format.TABLE.value,
         now: Annotated[str | None, typer.Option("--now", help="As of this instant (ISO with offset).")] = None,
     ) -> None:

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from leadpact.cli.kpi import PERIOD_HELP
+from leadpact.cli.kpi import PERIOD_HELP, reason_label
 from leadpact.domain.disputes import RejectionStatus
 from leadpact.domain.errors import DomainError
 from leadpact.domain.feedback import GroupLine, ReasonLine
@@ -78,12 +78,7 @@ def _cli() -> Any:
 
 def _label(report: FeedbackReport, line: ReasonLine, lang: str) -> str:
     """The reason as the pact labels it, in `lang`, with its code."""
-    if line.code is None:
-        return "-"
-    code = report.labels.get((line.kind, line.code))
-    if code is None:
-        return line.code
-    return f"{code.label if lang == 'ja' else code.label_en or code.label} ({line.code})"
+    return "-" if line.code is None else reason_label(report.labels, line.kind, line.code, lang)
 
 
 def _disputes(statuses: Mapping[RejectionStatus, int], lang: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -16,7 +17,8 @@ from rich.table import Table
 from leadpact.domain.errors import DomainError
 from leadpact.domain.funnel import FUNNEL
 from leadpact.domain.kpis import DEFINITIONS, Figure, GroupBy, KpiReport, KpiResult, Unit, View, choose
-from leadpact.domain.pact import Kpi, Pact
+from leadpact.domain.lifecycle import ReasonKind
+from leadpact.domain.pact import Kpi, Pact, ReasonCode
 from leadpact.services.kpis import LeadRow, leads_behind, report
 
 
@@ -224,6 +226,14 @@ def department_name(pact: Pact | None, department: str, lang: str) -> str:
     if found is None:
         return department
     return found.name if lang == "ja" or not found.name_en else found.name_en
+
+
+def reason_label(labels: Mapping[tuple[ReasonKind, str], ReasonCode], kind: ReasonKind, code: str, lang: str) -> str:
+    """A reason code as the pact labels it, in `lang`, with the code (the code alone when the pact has no label)."""
+    found = labels.get((kind, code))
+    if found is None:
+        return code
+    return f"{found.label if lang == 'ja' else found.label_en or found.label} ({code})"
 
 
 def _clock(pact: Pact | None, clock: str, lang: str) -> str:
@@ -579,6 +589,15 @@ PERIOD_HELP = (
     "2026-Q3, 2026-10, 2026-H1, 2026, FROM..TO (days, both included), or FY2026-Q2 when the pact sets its "
     "fiscal year; in the pact's time zone."
 )
+# --period of a report that defaults to the last whole period of the pact's review cycle.
+CyclePeriod = Annotated[
+    str | None,
+    typer.Option(
+        "--period",
+        help=PERIOD_HELP + " Default: the last whole period of the pact's review cycle.",
+        show_default=False,
+    ),
+]
 
 
 # --- the command ---------------------------------------------------------------------------------------
@@ -588,14 +607,7 @@ def register(app: typer.Typer) -> None:
     @app.command("kpi")
     def kpi_command(
         ctx: typer.Context,
-        period: Annotated[
-            str | None,
-            typer.Option(
-                "--period",
-                help=PERIOD_HELP + " Default: the last whole period of the pact's review cycle.",
-                show_default=False,
-            ),
-        ] = None,
+        period: CyclePeriod = None,
         view: Annotated[
             str,
             typer.Option(
