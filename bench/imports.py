@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pyarrow import csv as arrow_csv
+from sqlalchemy import Engine
 
 from bench.generate import Tier
 from bench.workloads import Variant
@@ -237,13 +238,12 @@ def _raw_executemany(path: Path, file: Path) -> float:
     return seconds
 
 
-def w10(tier: Tier, cache: Path, url: str) -> dict[str, Any]:
-    """The W4 file imported into PostgreSQL, beside row-at-a-time inserts, executemany and a raw COPY."""
+def w10_store(url: str, leads: int) -> tuple[Engine, str]:
+    """An emptied PostgreSQL store with the example pact and `leads` scored leads known by Marketo id,
+    as W10 starts from; returns its engine and the plain psycopg URL."""
     import psycopg
     from sqlalchemy import text
 
-    rows, leads = sizes(tier)
-    utf8 = activity_file(cache, rows, leads, "utf-8")
     engine = make_engine(url)
     upgrade(engine)
     names = ", ".join(
@@ -302,6 +302,16 @@ def w10(tier: Tier, cache: Path, url: str) -> dict[str, Any]:
                 copy.write_row(("marketo", str(i), i))
         cursor.execute("SELECT setval(pg_get_serial_sequence('leads', 'id'), %s)", (leads,))
     rescore_active(engine, NOW - timedelta(days=200))
+    return engine, plain
+
+
+def w10(tier: Tier, cache: Path, url: str) -> dict[str, Any]:
+    """The W4 file imported into PostgreSQL, beside row-at-a-time inserts, executemany and a raw COPY."""
+    import psycopg
+
+    rows, leads = sizes(tier)
+    utf8 = activity_file(cache, rows, leads, "utf-8")
+    engine, plain = w10_store(url, leads)
     variants: list[Variant] = []
     started = time.perf_counter()
     first = import_file(engine, FixedClock(NOW), utf8, "marketo-activities")

@@ -26,8 +26,9 @@ Quarantined = tuple[int, int, str | None, str, str]  # line, last line, column, 
 class Prepared:
     """A batch read, and its activity rows checked against the inbox, as far as can be done before its
     transaction: the half of a batch's work that writes nothing (`BatchReader`). `checked`: that
-    check ran inside the transaction that writes the batch; else the rows it found new are checked
-    again there (`_Job.write`), in case another import wrote them meanwhile."""
+    check ran inside the transaction that writes the batch; else, should another import have written
+    some of the rows it found new meanwhile (the inbox's unique key refuses them), the batch's next
+    try checks them again there (`_Job.write`)."""
 
     rows: int
     last_line: int

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from itertools import chain
+from itertools import chain, count
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -325,9 +325,12 @@ def _steps_ahead(clock: Clock, ahead: ReadAhead, job: _Job, run_id: int) -> Iter
             yield _Recall(message)
             continue
         prepared, position = message
+        tries = count()
 
-        def work(store: Store, prepared: Prepared = prepared) -> _Applied:
-            return job.write(store, clock.now(), prepared, run_id)
+        def work(store: Store, prepared: Prepared = prepared, tries: Iterator[int] = tries) -> _Applied:
+            # The rows the reader found new are written as they are: one that another import wrote
+            # meanwhile breaks the inbox's unique key, and the batch's next try checks them again.
+            return job.write(store, clock.now(), prepared, run_id, recheck=next(tries) > 0)
 
         yield _Step(prepared.rows, position, work)
 
@@ -372,7 +375,11 @@ class _Job:
         known = partial(store.inbox.known, self.reader.source)
         return self.write(store, now, self.batches.prepare(batch, known, checked=True), run_id)
 
-    def write(self, store: Store, now: datetime, prepared: Prepared, run_id: int | None) -> _Applied:
+    def write(
+        self, store: Store, now: datetime, prepared: Prepared, run_id: int | None, recheck: bool = False
+    ) -> _Applied:
+        """Write a prepared batch in the caller's transaction; `recheck`: check the rows read as new
+        outside it against the inbox again first (a try before broke the inbox's unique key)."""
         bulk_cache(store.connection)
         quarantined = list(prepared.quarantined)  # the batch may be retried: the prepared one stays as read
 
@@ -382,7 +389,7 @@ class _Job:
         outcome = _Outcome(unchanged=prepared.unchanged)
         pact = store.pacts.active()
         activities = prepared.activities
-        if activities and not prepared.checked:
+        if activities and not prepared.checked and recheck:
             activities = self._recheck(store, activities, refuse, outcome)
         if activities:
             folding = self.touched is None

@@ -8,10 +8,12 @@ the `Store`'s transaction, with the placeholder and list-parameter syntax of eac
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 
 def is_postgres(connection: Connection) -> bool:
@@ -65,11 +67,23 @@ def cursor(connection: Connection) -> Any:
     return connection.connection.cursor()
 
 
+@contextmanager
+def translated(connection: Connection, sql: str) -> Iterator[None]:
+    """The driver's own errors raised as SQLAlchemy's (`IntegrityError`, `OperationalError`), as a
+    statement run through SQLAlchemy raises them: a unit of work retried on a conflict
+    (services/lifecycle.retrying) catches those, whichever way the statement went."""
+    try:
+        yield
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error) from exc
+
+
 def fetch(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     found = cursor(connection)
     try:
-        found.execute(sql, tuple(params))
-        return list(found.fetchall())
+        with translated(connection, sql):
+            found.execute(sql, tuple(params))
+            return list(found.fetchall())
     finally:
         found.close()
 
@@ -79,7 +93,8 @@ def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]
         return
     found = cursor(connection)
     try:
-        found.executemany(sql, rows)
+        with translated(connection, sql):
+            found.executemany(sql, rows)
     finally:
         found.close()
 
@@ -94,9 +109,11 @@ def reserve_ids(connection: Connection, table: str, count: int) -> list[int]:
     if count == 0:
         return []
     if is_postgres(connection):
+        # The sequence's name in a sub-select, found once: as a plain call it was looked up for
+        # every id drawn (11 ms of 5,000, against 2 ms).
         rows = fetch(
             connection,
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+            f"SELECT nextval((SELECT pg_get_serial_sequence('{table}', 'id'))::regclass) FROM generate_series(1, %s)",
             (count,),
         )
         return [int(r[0]) for r in rows]

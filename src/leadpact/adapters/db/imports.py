@@ -212,19 +212,20 @@ class ImportedActivities:
             # ids fails on the inbox's unique key and its batch is retried on fresh state.
             found = driver.cursor(self.c)
             try:
-                # The foreign-key checks run a cached plan per row; the engine's connections plan
-                # every statement anew (plan_cache_mode, adapters/db/engine.py), which here doubled
-                # the time of each COPY.
-                found.execute("SET LOCAL plan_cache_mode = auto")
-                columns = "id, source, event_id, type, occurred_at, received_at, payload_hash"
-                with found.copy(f"COPY inbox ({columns}) FROM STDIN") as copy:
-                    for i, r in zip(ids, rows, strict=True):
-                        copy.write_row((i, source, r[0], "activity", r[3], received, r[5]))
-                with found.copy(
-                    "COPY activities (lead_id, type, occurred_at, properties, inbox_id) FROM STDIN"
-                ) as copy:
-                    for i, r in zip(ids, rows, strict=True):
-                        copy.write_row((r[1], r[2], r[3], r[4], i))
+                with driver.translated(self.c, "COPY inbox, activities"):
+                    # The foreign-key checks run a cached plan per row; the engine's connections plan
+                    # every statement anew (plan_cache_mode, adapters/db/engine.py), which here doubled
+                    # the time of each COPY.
+                    found.execute("SET LOCAL plan_cache_mode = auto")
+                    columns = "id, source, event_id, type, occurred_at, received_at, payload_hash"
+                    with found.copy(f"COPY inbox ({columns}) FROM STDIN") as copy:
+                        for i, r in zip(ids, rows, strict=True):
+                            copy.write_row((i, source, r[0], "activity", r[3], received, r[5]))
+                    with found.copy(
+                        "COPY activities (lead_id, type, occurred_at, properties, inbox_id) FROM STDIN"
+                    ) as copy:
+                        for i, r in zip(ids, rows, strict=True):
+                            copy.write_row((r[1], r[2], r[3], r[4], i))
             finally:
                 found.close()
             return
