@@ -155,8 +155,7 @@ def import_file(
 ) -> ImportReport:
     """Import one export file (CSV, or a sheet of an XLSX workbook); see the module docstring for what is
     guaranteed. `read_ahead`: read the batches of an activity CSV in a process of its own while
-    the ones before are written (by default, for files over `BIG_FILE_BYTES` on SQLite: on
-    PostgreSQL the server's work takes the second core, and reading ahead measured 5 % slower)."""
+    the ones before are written (by default, for files over `BIG_FILE_BYTES` not imported before)."""
     with _fewer_collections():
         return _import(
             engine,
@@ -242,7 +241,7 @@ def _import(
     if (
         job.touched is not None
         and isinstance(table, TableFile)
-        and (read_ahead or read_ahead is None and big and not again and engine.dialect.name == "sqlite")
+        and (read_ahead or read_ahead is None and big and not again)
     ):
         request = ReadRequest(url, path, format, mapping, table.encoding, zone, batch_size, skip)
         ahead = ReadAhead(request)

@@ -213,10 +213,6 @@ class ImportedActivities:
             found = driver.cursor(self.c)
             try:
                 with driver.translated(self.c, "COPY inbox, activities"):
-                    # The foreign-key checks run a cached plan per row; the engine's connections plan
-                    # every statement anew (plan_cache_mode, adapters/db/engine.py), which here doubled
-                    # the time of each COPY.
-                    found.execute("SET LOCAL plan_cache_mode = auto")
                     columns = "id, source, event_id, type, occurred_at, received_at, payload_hash"
                     with found.copy(f"COPY inbox ({columns}) FROM STDIN") as copy:
                         for i, r in zip(ids, rows, strict=True):

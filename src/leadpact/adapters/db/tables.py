@@ -129,6 +129,7 @@ lead_refs = Table(
     Column("lead_id", ForeignKey("leads.id"), nullable=False, index=True),
 )
 
+# On PostgreSQL the two foreign keys are checked once per statement by triggers (migration 0012).
 activities = Table(
     "activities",
     metadata,
