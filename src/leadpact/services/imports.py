@@ -32,7 +32,7 @@ import gc
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -156,8 +156,9 @@ def import_file(
     """Import one export file (CSV, or a sheet of an XLSX workbook); see the module docstring for what is
     guaranteed. `read_ahead`: read the batches of an activity CSV in a process of its own while
     the ones before are written (by default, for files over `BIG_FILE_BYTES` not imported before)."""
-    with _fewer_collections():
+    with _fewer_collections(), ExitStack() as stack:
         return _import(
+            stack,
             engine,
             clock,
             path,
@@ -173,6 +174,7 @@ def import_file(
 
 
 def _import(
+    stack: ExitStack,
     engine: Engine,
     clock: Clock,
     path: Path,
@@ -205,8 +207,20 @@ def _import(
     report.kind, report.unread = reader.kind, list(reader.columns.unread)
     if reader.kind == "leads" and active is None:
         raise ImportRefused(f"{NO_ACTIVE_PACT}; imported stage history is recorded under the pact's departments")
-    job = _Job(reader, table.name, fingerprint(path), format)
     big = path.stat().st_size > BIG_FILE_BYTES
+    # A reader process that may read the file ahead starts now: it loads while the file's
+    # fingerprint is taken and the run started, and is stopped unused if the file was imported before.
+    ahead = (
+        stack.enter_context(ReadAhead())
+        if reader.kind == "activities"
+        and active is not None
+        and not dry_run
+        and isinstance(table, TableFile)
+        and read_ahead is not False
+        and (read_ahead or big)
+        else None
+    )
+    job = _Job(reader, table.name, fingerprint(path), format)
     url = engine.url.render_as_string(hide_password=False)
     rows = chain([first] if first is not None else [], items)
     if reader.kind == "activities" and active is not None and not dry_run:
@@ -237,15 +251,13 @@ def _import(
     skip = report.resumed_after or 0
     if job.touched is not None and big and not again:
         expect_rescore(engine)  # the closing rescore of so many leads will take the batch engine
-    ahead = None
-    if (
-        job.touched is not None
-        and isinstance(table, TableFile)
-        and (read_ahead or read_ahead is None and big and not again)
-    ):
-        request = ReadRequest(url, path, format, mapping, table.encoding, zone, batch_size, skip)
-        ahead = ReadAhead(request)
+    if ahead is not None and (read_ahead or not again):
+        assert isinstance(table, TableFile)
+        ahead.read(ReadRequest(url, path, format, mapping, table.encoding, zone, batch_size, skip))
         job.file = (path, table.encoding)
+    elif ahead is not None:
+        ahead.stop()
+        ahead = None
     with _steps(engine, clock, table, rows, job, run_id, skip, batch_size, ahead) as steps:
         for step in steps:
             if isinstance(step, _Recall):

@@ -65,21 +65,29 @@ Message = list[str] | tuple["Prepared", int]
 
 
 class ReadAhead:
-    """The reader process of one import, as an iterator of its messages (use it in a `with`)."""
+    """The reader process of one import, as an iterator of its messages (use it in a `with`).
 
-    def __init__(self, request: ReadRequest) -> None:
+    The process starts at once and loads what reading needs (about a second) while the writer
+    gets the run ready (the file's fingerprint, the run's row); `read` then sends it the request.
+    One never sent a request is stopped on leaving the `with`.
+    """
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = child.start(_CODE)
+        self.request: ReadRequest | None = None
+
+    def read(self, request: ReadRequest) -> ReadAhead:
+        assert self.process is not None and self.process.stdin is not None
         self.request = request
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> ReadAhead:
-        self.process = child.start(_CODE)
-        assert self.process.stdin is not None
-        child.send(self.process.stdin, self.request)
+        child.send(self.process.stdin, request)
         self.process.stdin.close()
         return self
 
+    def __enter__(self) -> ReadAhead:
+        return self
+
     def __iter__(self) -> Iterator[Message]:
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None and self.process.stdout is not None and self.request is not None
         while True:
             try:
                 kind, value = child.receive(self.process.stdout)
@@ -94,18 +102,25 @@ class ReadAhead:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the process (done or not, it has nothing more to say to a writer that stops)."""
         if self.process is None:
             return
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
+        self.process = None
 
 
 def serve() -> None:
     """The reader process: one `ReadRequest` in, its messages out, then ("end", None) or ("error", exception)."""
     gc.set_threshold(50_000, 20, 100)  # as the writer does while importing (services/imports.py)
+    _load()  # before the request comes: meanwhile the writer gets the run ready
     request: ReadRequest = child.receive(sys.stdin.buffer)
     out = child.replies()
     try:
@@ -118,8 +133,17 @@ def serve() -> None:
         child.send(out, ("error", exc))
 
 
+def _load() -> None:
+    """Import what reading needs (done in the reader process only)."""
+    import leadpact.adapters.db.engine
+    import leadpact.adapters.db.store
+    import leadpact.adapters.importers.formats
+    import leadpact.adapters.importers.table
+    import leadpact.services.import_batches
+    import leadpact.services.ingest  # noqa: F401
+
+
 def _read(request: ReadRequest) -> Iterator[tuple[str, Any]]:
-    # Imported here, in the reader process only.
     from leadpact.adapters.db.engine import make_reading_engine
     from leadpact.adapters.db.store import Inbox
     from leadpact.adapters.importers.formats import Context, reader_for
