@@ -497,3 +497,19 @@ def test_rows_with_ids_too_long_for_the_store_are_refused_and_the_others_resolve
     assert (not_an_address.lead_id, not_an_address.refused) == (None, "'yamada at example' is not an e-mail address")
     assert fine.lead_id is not None and fine.created
     assert state(app.engine)[fine.lead_id]["refs"] == ["marketo:2011"]
+
+
+def test_a_merge_and_its_undo_each_show_that_system_ids_may_have_moved(app: App) -> None:
+    """What a reader process checks before its lookups of system ids are taken (services/imports.py)."""
+    two_people_who_are_one(app)
+    with app.store() as store:
+        at_first = store.leads.refs_moved()
+    apply(app, [both(T1 + timedelta(days=3), "m1")])
+    (merge,) = list_merges(app.store())
+    with app.store() as store:
+        merged = store.leads.refs_moved()
+    app.clock.at += timedelta(hours=1)  # type: ignore[attr-defined]
+    undo_merge(app.engine, app.clock.now(), merge.merge.id, "鈴木")
+    with app.store() as store:
+        undone = store.leads.refs_moved()
+    assert len({at_first, merged, undone}) == 3

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.importers.mapping import load_import_mapping
 from leadpact.bootstrap import App, bootstrap
 from leadpact.config import Settings
 from leadpact.domain.clock import FixedClock
+from leadpact.services.identities import merge_leads
 from leadpact.services.imports import ImportReport, import_file
 from leadpact.services.rescore import rescore_active
 from tests.conftest import ROOT
@@ -146,6 +147,27 @@ def test_rows_another_import_writes_meanwhile_are_recognised_not_written_twice(a
     assert [p.line for p in report.problems] == [82]  # r80, imported meanwhile with other content
     with app.engine.connect() as c:
         assert len(c.execute(select(t.inbox.c.id)).all()) == 100  # 69 + 30 + 1: none twice
+
+
+def test_rows_of_a_lead_merged_while_the_reader_is_ahead_go_to_its_survivor(app: App, tmp_path: Path) -> None:
+    leads(app, tmp_path)
+    path = activities(tmp_path / "a.csv", 100)  # rows 0, 20, 40 … name Marketo lead 500; 1, 21 … lead 501
+    done: list[int] = []
+
+    def meanwhile(rows: int, position: int) -> None:
+        done.append(rows)
+        if len(done) == 1:  # the reader has found the leads of the batches ahead by now
+            merge_leads(app.engine, app.clock.now(), "r0@ahead.example.jp", "r1@ahead.example.jp", "佐藤")
+
+    report = run(app, path, read_ahead=True, progress=meanwhile)
+    assert (report.rows, report.created) == (100, 100)
+    with app.engine.connect() as c:
+        refs = dict(c.execute(select(t.lead_refs.c.external_id, t.lead_refs.c.lead_id)).all())
+        survivor = refs["500"]
+        assert refs["501"] == survivor  # the merge moved the absorbed lead's id
+        per_lead = dict(c.execute(select(t.activities.c.lead_id, func.count()).group_by(t.activities.c.lead_id)).all())
+    assert per_lead[survivor] == 10  # its own five rows, and the five naming 501, wherever they were read
+    assert sum(per_lead.values()) == 100
 
 
 @pytest.mark.parametrize("bad", [False, True], ids=["clean", "with-bad-rows"])

@@ -37,9 +37,21 @@ class Prepared:
     activities: ActivityColumns | None
     leads: list[LeadRecord]
     checked: bool
+    found: FoundLeads | None = None  # read ahead: the leads the activity rows name, as found then
+
+
+@dataclass(frozen=True)
+class FoundLeads:
+    """The leads a batch's activity rows name by their system id, found outside the transaction that
+    writes it, and where the identity merges stood before (`Leads.refs_moved`): the writer takes
+    them as they are only if no merge or undo has moved an id since."""
+
+    moved: tuple[int, int]
+    ids: dict[str, int]
 
 
 Known = Callable[[list[str]], Mapping[str, str]]  # event ids → the payload hashes of those already imported
+FindLeads = Callable[[str, list[str]], FoundLeads]  # a system and its ids → the leads known by them
 
 
 class BatchReader:
@@ -52,7 +64,9 @@ class BatchReader:
         # were found new with (their digests) stand in for the inbox's rows they will be.
         self.recent: deque[dict[str, str]] = deque(maxlen=remember)
 
-    def prepare(self, batch: Sequence[Row | Problem], known: Known | None, checked: bool) -> Prepared:
+    def prepare(
+        self, batch: Sequence[Row | Problem], known: Known | None, checked: bool, find: FindLeads | None = None
+    ) -> Prepared:
         quarantined: list[Quarantined] = []
         rows: list[Row] = []
         for item in batch:
@@ -72,6 +86,8 @@ class BatchReader:
             if not self.keep_properties:
                 activities.properties = []
             prepared.activities = activities
+            if find is not None and activities.system is not None and activities.refs:
+                prepared.found = find(activities.system, activities.refs)
             return prepared
         for row in rows:
             try:

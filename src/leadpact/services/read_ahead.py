@@ -6,9 +6,11 @@ commits), and on SQLite that runs on one core. So a large file is read by a chil
 batch at a time, while the process that started it writes the batches before: the reading
 takes the second core. The child does what needs no transaction (`BatchReader.prepare`):
 records read, problems and unreadable rows set aside for quarantine, activity rows checked
-against the inbox through a connection that only reads. The writer checks the rows found new
-once more inside the transaction that writes them (another import may have written some
-meanwhile), then writes them exactly as a batch read in-process.
+against the inbox and their leads found by system id, through a connection that only reads.
+The writer writes them exactly as a batch read in-process: should another import have written
+some of the rows meanwhile, the inbox's unique key refuses the batch and its next try checks
+them again; should an identity merge or its undo have moved a system id meanwhile, the writer
+finds the batch's leads again itself.
 
 The pipe between them holds about one batch, so the child stays a batch or two ahead and the
 memory of a run stays bounded. When the writer stops, for whatever reason, the child is killed;
@@ -145,10 +147,10 @@ def _load() -> None:
 
 def _read(request: ReadRequest) -> Iterator[tuple[str, Any]]:
     from leadpact.adapters.db.engine import make_reading_engine
-    from leadpact.adapters.db.store import Inbox
+    from leadpact.adapters.db.store import Inbox, Leads
     from leadpact.adapters.importers.formats import Context, reader_for
     from leadpact.adapters.importers.table import Problem, Row, TableFile
-    from leadpact.services.import_batches import BatchReader
+    from leadpact.services.import_batches import BatchReader, FoundLeads
     from leadpact.services.ingest import batches
 
     def line(item: Row | Problem) -> int:
@@ -165,12 +167,18 @@ def _read(request: ReadRequest) -> Iterator[tuple[str, Any]]:
     try:
         with engine.connect() as connection:
             known = partial(Inbox(connection).known, reader.source)
+            leads = Leads(connection)
+
+            def find(system: str, refs: list[str]) -> FoundLeads:
+                moved = leads.refs_moved()  # first: a merge after it shows as a move to the writer
+                return FoundLeads(moved, leads.ids_by_ref(system, refs))
+
             for batch in batches(chain([first], items), request.batch_size):
                 if line(batch[-1]) <= request.skip:
                     yield ("batch", prepare.event_ids(batch))
                     continue
                 if line(batch[0]) <= request.skip:
                     batch = [item for item in batch if line(item) > request.skip]
-                yield ("batch", (prepare.prepare(batch, known, checked=False), table.position))
+                yield ("batch", (prepare.prepare(batch, known, checked=False, find=find), table.position))
     finally:
         engine.dispose()

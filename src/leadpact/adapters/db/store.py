@@ -315,6 +315,16 @@ class Leads:
         query = f"SELECT external_id, lead_id FROM lead_refs WHERE system = {m} AND external_id {where}"
         return {ref: int(i) for ref, i in driver.fetch(self.c, query, (system, param))}
 
+    def refs_moved(self) -> tuple[int, int]:
+        """Where the identity merges stand: the last merge's id and the ledger seq of the last undo.
+
+        Only a merge or its undo moves a system id from one lead to another, and each raises one
+        of the two: ids found by `ids_by_ref` while this stood still are still right.
+        """
+        m = t.identity_merges.c
+        last, undone = self.c.execute(select(func.max(m.id), func.max(m.unmerge_seq))).one()
+        return int(last or 0), int(undone or 0)
+
     def refs_of(self, lead_id: int) -> list[tuple[str, str]]:
         query = select(t.lead_refs.c.system, t.lead_refs.c.external_id).where(t.lead_refs.c.lead_id == lead_id)
         return [(r.system, r.external_id) for r in self.c.execute(query.order_by(t.lead_refs.c.system))]
