@@ -51,6 +51,7 @@ class FoundLeads:
 
 
 Known = Callable[[list[str]], Mapping[str, str]]  # event ids → the payload hashes of those already imported
+Same = Callable[[list[str], list[str]], bool]  # whether all these ids were imported, each with this hash
 FindLeads = Callable[[str, list[str]], FoundLeads]  # a system and its ids → the leads known by them
 
 
@@ -63,9 +64,17 @@ class BatchReader:
         # Read ahead, a batch is checked before the ones just before it are written: the ids those
         # were found new with (their digests) stand in for the inbox's rows they will be.
         self.recent: deque[dict[str, str]] = deque(maxlen=remember)
+        # Whether the batch before was all imported already: then this one likely is too (a file
+        # imported again), which `Same` answers without the stored rows coming back.
+        self.all_known = True
 
     def prepare(
-        self, batch: Sequence[Row | Problem], known: Known | None, checked: bool, find: FindLeads | None = None
+        self,
+        batch: Sequence[Row | Problem],
+        known: Known | None,
+        checked: bool,
+        find: FindLeads | None = None,
+        same: Same | None = None,
     ) -> Prepared:
         quarantined: list[Quarantined] = []
         rows: list[Row] = []
@@ -79,7 +88,7 @@ class BatchReader:
         if self.reader.kind == "activities":
             assert known is not None
             digests: dict[int, str] = {}
-            rows = self._unknown(rows, known, digests, prepared)
+            rows = self._unknown(rows, known, same, digests, prepared)
             activities, unread = self.reader.read_columns(rows, digests)
             for row, exc in unread:
                 quarantined.append((row.line, row.line, exc.column, exc.reason, row.text()))
@@ -99,15 +108,23 @@ class BatchReader:
             prepared.leads.extend(read)
         return prepared
 
-    def _unknown(self, rows: list[Row], known: Known, digests: dict[int, str], prepared: Prepared) -> list[Row]:
+    def _unknown(
+        self, rows: list[Row], known: Known, same: Same | None, digests: dict[int, str], prepared: Prepared
+    ) -> list[Row]:
         """The activity rows not imported yet; a row already in the inbox counts unchanged unread."""
         found_ids = self.reader.identify(rows)
         event_ids = [found[0] for found in found_ids if found is not None]
+        whole = len(event_ids) == len(rows)
+        digests_found = [found[1] for found in found_ids if found is not None]
+        if whole and same is not None and self.all_known and same(event_ids, digests_found):
+            prepared.unchanged += len(rows)
+            self.recent.append({})
+            return []
+        self.all_known = False
         stored = dict(known(event_ids))
-        if len(event_ids) == len(rows) and len(set(event_ids)) == len(rows):
+        if whole and len(set(event_ids)) == len(rows):
             # The two common batches, checked by built-ins over the batch: all new (a first import),
             # or all imported before with the same content (importing the file again).
-            digests_found = [found[1] for found in found_ids if found is not None]
             if not stored and all(ids.keys().isdisjoint(event_ids) for ids in self.recent):
                 digests.update(zip(map(_LINE, rows), digests_found, strict=True))
                 if self.recent.maxlen:
@@ -116,6 +133,7 @@ class BatchReader:
             if len(stored) == len(rows) and all(map(eq, map(stored.__getitem__, event_ids), digests_found)):
                 prepared.unchanged += len(rows)
                 self.recent.append({})
+                self.all_known = True
                 return []
         identified = list(zip(rows, found_ids, strict=True))
         if self.recent:

@@ -384,7 +384,8 @@ class _Job:
     def apply(self, store: Store, now: datetime, batch: list[Row | Problem], run_id: int | None) -> _Applied:
         """Read, check and write a batch, all in the caller's transaction."""
         known = partial(store.inbox.known, self.reader.source)
-        return self.write(store, now, self.batches.prepare(batch, known, checked=True), run_id)
+        same = partial(store.inbox.all_same, self.reader.source)
+        return self.write(store, now, self.batches.prepare(batch, known, checked=True, same=same), run_id)
 
     def write(
         self, store: Store, now: datetime, prepared: Prepared, run_id: int | None, recheck: bool = False

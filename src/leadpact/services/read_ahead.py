@@ -166,7 +166,8 @@ def _read(request: ReadRequest) -> Iterator[tuple[str, Any]]:
     engine = make_reading_engine(request.url)
     try:
         with engine.connect() as connection:
-            known = partial(Inbox(connection).known, reader.source)
+            inbox = Inbox(connection)
+            known, same = partial(inbox.known, reader.source), partial(inbox.all_same, reader.source)
             leads = Leads(connection)
 
             def find(system: str, refs: list[str]) -> FoundLeads:
@@ -179,6 +180,6 @@ def _read(request: ReadRequest) -> Iterator[tuple[str, Any]]:
                     continue
                 if line(batch[0]) <= request.skip:
                     batch = [item for item in batch if line(item) > request.skip]
-                yield ("batch", (prepare.prepare(batch, known, checked=False, find=find), table.position))
+                yield ("batch", (prepare.prepare(batch, known, checked=False, find=find, same=same), table.position))
     finally:
         engine.dispose()

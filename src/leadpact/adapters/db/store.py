@@ -571,6 +571,34 @@ class Inbox:
         )
         return dict(rows)
 
+    def all_same(self, source: str, event_ids: Sequence[str], hashes: Sequence[str]) -> bool:
+        """Whether every one of these events was applied from `source` before, each with its payload
+        hash: the common batch of a file imported again, checked without a row coming back.
+
+        The store joins each (id, hash) stored into one text, in the order asked; equal to the
+        same text made of the arguments means each pair is stored (an id or hash holding a
+        separator makes the counts differ, and is answered False: `known` then says which).
+        """
+        if not event_ids:
+            return True
+        expected = "\x1e".join(map("\x1f".join, zip(event_ids, hashes, strict=True)))
+        if expected.count("\x1e") != len(event_ids) - 1 or expected.count("\x1f") != len(event_ids):
+            return False
+        m = driver.mark(self.c)
+        if driver.is_postgres(self.c):
+            sql = (
+                "SELECT string_agg(i.event_id || chr(31) || i.payload_hash, chr(30) ORDER BY j.n) "
+                "FROM jsonb_array_elements_text(%s::jsonb) WITH ORDINALITY AS j(value, n) "
+                "JOIN inbox AS i ON i.source = %s AND i.event_id = j.value"
+            )
+        else:  # SQLite runs a CROSS JOIN's left table as the outer loop: json_each, in the order asked
+            sql = (
+                "SELECT group_concat(i.event_id || char(31) || i.payload_hash, char(30)) "
+                f"FROM json_each({m}) AS j CROSS JOIN inbox AS i WHERE i.source = {m} AND i.event_id = j.value"
+            )
+        ((found,),) = driver.fetch(self.c, sql, (json.dumps(list(event_ids)), source))
+        return bool(found == expected)
+
     def add(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
         """Insert applied events; returns their inbox ids by (source, event_id)."""
         if not rows:
