@@ -25,10 +25,9 @@ Quarantined = tuple[int, int, str | None, str, str]  # line, last line, column, 
 @dataclass
 class Prepared:
     """A batch read, and its activity rows checked against the inbox, as far as can be done before its
-    transaction: the half of a batch's work that writes nothing (`BatchReader`). `checked`: that
-    check ran inside the transaction that writes the batch; else, should another import have written
-    some of the rows it found new meanwhile (the inbox's unique key refuses them), the batch's next
-    try checks them again there (`_Job.write`)."""
+    transaction: the half of a batch's work that writes nothing (`BatchReader`). Read ahead, outside
+    that transaction, another import may have written some of the rows found new meanwhile: the
+    inbox's unique key refuses them, and the batch's next try checks them again (`_Job.write`)."""
 
     rows: int
     last_line: int
@@ -36,7 +35,6 @@ class Prepared:
     unchanged: int
     activities: ActivityColumns | None
     leads: list[LeadRecord]
-    checked: bool
     found: FoundLeads | None = None  # read ahead: the leads the activity rows name, as found then
 
 
@@ -72,7 +70,6 @@ class BatchReader:
         self,
         batch: Sequence[Row | Problem],
         known: Known | None,
-        checked: bool,
         find: FindLeads | None = None,
         same: Same | None = None,
     ) -> Prepared:
@@ -84,7 +81,7 @@ class BatchReader:
             else:
                 rows.append(item)
         # Records come in file order: the last one ends the batch.
-        prepared = Prepared(len(batch), last_line(batch[-1]), quarantined, 0, None, [], checked)
+        prepared = Prepared(len(batch), last_line(batch[-1]), quarantined, 0, None, [])
         if self.reader.kind == "activities":
             assert known is not None
             digests: dict[int, str] = {}

@@ -210,20 +210,16 @@ def _import(
     big = path.stat().st_size > BIG_FILE_BYTES
     # A reader process that may read the file ahead starts now: it loads while the file's
     # fingerprint is taken and the run started, and is stopped unused if the file was imported before.
+    folded_at_end = reader.kind == "activities" and active is not None and not dry_run
     ahead = (
         stack.enter_context(ReadAhead())
-        if reader.kind == "activities"
-        and active is not None
-        and not dry_run
-        and isinstance(table, TableFile)
-        and read_ahead is not False
-        and (read_ahead or big)
+        if folded_at_end and isinstance(table, TableFile) and read_ahead is not False and (read_ahead or big)
         else None
     )
     job = _Job(reader, table.name, fingerprint(path), format)
     url = engine.url.render_as_string(hide_password=False)
     rows = chain([first] if first is not None else [], items)
-    if reader.kind == "activities" and active is not None and not dry_run:
+    if folded_at_end:
         job.touched = Touched()
     if dry_run:
         with Store(engine) as store:  # one transaction, never committed
@@ -385,13 +381,13 @@ class _Job:
         """Read, check and write a batch, all in the caller's transaction."""
         known = partial(store.inbox.known, self.reader.source)
         same = partial(store.inbox.all_same, self.reader.source)
-        return self.write(store, now, self.batches.prepare(batch, known, checked=True, same=same), run_id)
+        return self.write(store, now, self.batches.prepare(batch, known, same=same), run_id)
 
     def write(
         self, store: Store, now: datetime, prepared: Prepared, run_id: int | None, recheck: bool = False
     ) -> _Applied:
-        """Write a prepared batch in the caller's transaction; `recheck`: check the rows read as new
-        outside it against the inbox again first (a try before broke the inbox's unique key)."""
+        """Write a prepared batch in the caller's transaction; `recheck`: the batch was read ahead, outside
+        it, and a try before broke the inbox's unique key: check its rows against the inbox again first."""
         bulk_cache(store.connection)
         quarantined = list(prepared.quarantined)  # the batch may be retried: the prepared one stays as read
 
@@ -401,7 +397,7 @@ class _Job:
         outcome = _Outcome(unchanged=prepared.unchanged)
         pact = store.pacts.active()
         activities = prepared.activities
-        if activities and not prepared.checked and recheck:
+        if activities and recheck:
             activities = self._recheck(store, activities, refuse, outcome)
         if activities:
             folding = self.touched is None

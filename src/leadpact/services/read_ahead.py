@@ -180,6 +180,6 @@ def _read(request: ReadRequest) -> Iterator[tuple[str, Any]]:
                     continue
                 if line(batch[0]) <= request.skip:
                     batch = [item for item in batch if line(item) > request.skip]
-                yield ("batch", (prepare.prepare(batch, known, checked=False, find=find, same=same), table.position))
+                yield ("batch", (prepare.prepare(batch, known, find=find, same=same), table.position))
     finally:
         engine.dispose()
