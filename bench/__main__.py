@@ -25,7 +25,7 @@ from bench import funnel, imports, webhooks, workloads
 from bench.generate import CLOCKS_VERSION, GENERATOR_VERSION, TIERS, dataset
 from bench.machine import machine_info
 from bench.workloads import Variant
-from leadpact.adapters.analytics.scoring import keep_freed_memory
+from leadpact.adapters.analytics.worker import keep_freed_memory
 from leadpact.adapters.pact_yaml import read_pact_file
 
 ROOT = Path(__file__).resolve().parents[1]

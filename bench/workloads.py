@@ -44,7 +44,8 @@ from bench.generate import (
     snapshot,
     store_file,
 )
-from leadpact.adapters.analytics.scoring import BatchScores, score_snapshot, stop_worker, worker_pid
+from leadpact.adapters.analytics.scoring import BatchScores, score_snapshot
+from leadpact.adapters.analytics.worker import stop_worker, worker_pid
 from leadpact.adapters.db.engine import make_engine
 from leadpact.adapters.db.score_state import StateLayout
 from leadpact.adapters.db.store import OpenClockColumns, Store

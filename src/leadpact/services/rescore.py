@@ -27,30 +27,28 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine
 
-from leadpact.adapters.analytics.scoring import (
-    NO_INSTANT,
-    BatchRun,
-    BatchScores,
-    Bools,
-    Carry,
-    RowClassifier,
-    rescore_in_store,
-    start_worker,
-)
+from leadpact.adapters.analytics.worker import BatchRun, rescore_in_store, start_worker
 from leadpact.adapters.db import driver
-from leadpact.adapters.db.score_state import StateMatrix
+from leadpact.adapters.db.score_state import NO_INSTANT, StateLayout, StateMatrix
 from leadpact.adapters.db.store import Store
 from leadpact.adapters.db.tables import to_micros
 from leadpact.domain.errors import DomainError
 from leadpact.domain.lead import scoring_attributes
 from leadpact.domain.pact import Pact
 from leadpact.domain.scoring import AttributeValue, condition_holds
+
+if TYPE_CHECKING:
+    from leadpact.adapters.analytics.scoring import BatchScores, Bools, RowClassifier
+
+# The in-process fold (`RowClassifier`) lives with the batch engine, whose module loads Arrow:
+# it is imported where a fold runs here, so that a process handing its rescores to the worker
+# (a large import) does not load Arrow at all (docs/imports.md, memory).
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +159,8 @@ def fold_activities(
     current = np.zeros(len(ids), dtype=np.bool_)
     current[where] = True
 
+    from leadpact.adapters.analytics.scoring import Carry, RowClassifier
+
     classifier = RowClassifier(pact)
     fresh = current[position]
     kept = np.flatnonzero(fresh).tolist()
@@ -222,6 +222,8 @@ def rescore_leads(
     if len(ids) >= batch_from:
         rescore_in_store(engine.url.render_as_string(hide_password=False), pact, version, at, ids)
         return
+    from leadpact.adapters.analytics.scoring import RowClassifier
+
     with Store(engine) as store:
         _lock(store, ids)
         keys = np.asarray(ids, dtype=np.int64)
@@ -262,7 +264,7 @@ def standing(store: Store, pact: Pact, version: int, lead_ids: Sequence[int]) ->
     where = np.searchsorted(keys, stored.lead_ids)
     current = np.zeros(len(keys), dtype=np.bool_)
     current[where] = True
-    layout = RowClassifier(pact).layout
+    layout = StateLayout.of(pact)
     as_of = np.full(len(keys), NO_INSTANT, dtype=np.int64)
     attributes = np.zeros(len(keys))
     raw = np.zeros((len(keys), layout.rules))

@@ -28,7 +28,7 @@ How, and why that way:
   DuckDB SQL baseline of W1 shows the whole difference (docs/benchmarks.md).
 * Write-back replaces every `lead_scores` row in the read's transaction (`ArrowStore`): the
   states as fixed-width records (`adapters/db/score_state.py`), appended straight from Arrow.
-* On SQLite all of that runs in a worker process (`rescore_in_store`). The ADBC driver links its
+* On SQLite all of that runs in a worker process (`worker.rescore_in_store`). The ADBC driver links its
   own copy of SQLite, and two copies of SQLite in one process release each other's POSIX file
   locks (sqlite.org/howtocorrupt.html, section 2.2.1): measured here, closing an ADBC connection
   while the application's pysqlite connection was open deleted the WAL under it, and the next
@@ -40,16 +40,9 @@ reads and writes through ADBC, never through SQLAlchemy connections).
 
 from __future__ import annotations
 
-import atexit
-import ctypes
-import ctypes.util
 import json
 import math
 import os
-import pickle
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,23 +52,19 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-import adbc_driver_postgresql.dbapi
-import adbc_driver_sqlite.dbapi
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import make_url
 
-from leadpact.adapters import child
-from leadpact.adapters.db.score_state import StateLayout, StateMatrix
+from leadpact.adapters.analytics.worker import BatchRun
+from leadpact.adapters.db.score_state import NO_INSTANT, StateLayout, StateMatrix
 from leadpact.adapters.db.tables import to_micros
 from leadpact.domain.pact import BehaviourRule, Pact
 from leadpact.domain.scoring import SECONDS_PER_DAY, condition_verdicts, property_matches
 
 MICROS_PER_SECOND = 1_000_000.0
-NO_INSTANT = np.iinfo(np.int64).min  # "no as_of yet" inside the NumPy arrays; null in Arrow output
 
 Int64s = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.int32]  # row positions and dictionary codes: half the memory of int64
@@ -795,23 +784,11 @@ def _attribute_points(pact: Pact, layout: SnapshotLayout, leads: pa.Table) -> Fl
 # --- the store, read and written as Arrow -------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class BatchRun:
-    """What one batch rescore read, computed and wrote, and how long each step took."""
-
-    leads: int
-    leads_with_activity: int
-    activities: int
-    read_seconds: float
-    score_seconds: float
-    write_seconds: float
-
-
 class ArrowStore:
     """One ADBC connection to the store holding one write transaction; rolled back unless committed.
 
     On SQLite, open it only in a process that has no other connection to the file (see the module
-    docstring); `rescore_in_store` does that for you.
+    docstring); `worker.rescore_in_store` does that for you.
 
     The transaction starts before the first read so that nothing folded in by the incremental
     path between read and write-back is overwritten: SQLite takes the write lock at once
@@ -837,7 +814,11 @@ class ArrowStore:
         self._open = False
 
     def __enter__(self) -> ArrowStore:
+        # The ADBC drivers and DuckDB load where the batch engine runs (the worker process on SQLite),
+        # not in every process that imports this module for its in-process folds: 40 MB a process.
         if self.dialect == "sqlite":
+            import adbc_driver_sqlite.dbapi
+
             self._connection = adbc_driver_sqlite.dbapi.connect(self._target, autocommit=True)
             # Foreign keys off: with them on, SQLite deletes the old lead_scores rows one by one
             # (0.6–0.8 s per million, against 0.06 s emptied at once). What they would guard is
@@ -847,6 +828,8 @@ class ArrowStore:
                 self.execute(f"PRAGMA {pragma}")
             self.execute("BEGIN IMMEDIATE")
         else:
+            import adbc_driver_postgresql.dbapi
+
             self._connection = adbc_driver_postgresql.dbapi.connect(self._target, autocommit=True)
             self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             self.execute("LOCK TABLE lead_scores IN EXCLUSIVE MODE")
@@ -933,6 +916,8 @@ class ArrowStore:
         def connection(index: int) -> Any:
             if index == 0:
                 return self._connection
+            import adbc_driver_sqlite.dbapi
+
             extra = adbc_driver_sqlite.dbapi.connect(self._target, autocommit=True)
             opened.append(extra)
             with extra.cursor() as cursor:
@@ -1041,6 +1026,8 @@ def _members(table: pa.Table, column: str, names: tuple[str, ...], prefix: str, 
         derived = "to_json(string_split(email, '@')[-1])::VARCHAR"
         selected[i] = f"CASE WHEN contains(email, '@') THEN {derived} ELSE {selected[i]} END"
     members = ", ".join(f"{value} AS {prefix}{i}" for i, value in enumerate(selected))
+    import duckdb  # loaded by the batch engine only (see ArrowStore.__enter__)
+
     with duckdb.connect() as con:
         # Insertion order is preserved (DuckDB's default), so the members line up with `keep`.
         con.execute("SET preserve_insertion_order = true").fetchall()
@@ -1115,126 +1102,3 @@ def rescore_store(
         score_seconds=scored - read,
         write_seconds=written - scored,
     )
-
-
-def rescore_in_store(url: str, pact: Pact, version: int, at: datetime, leads: Sequence[int] | None = None) -> BatchRun:
-    """Rescore every lead of the store at `url` (or those of `leads`, from all their stored activities)
-    and write the rows in one transaction of its own, committed.
-
-    SQLite: runs in the worker process (one per calling process, started on first use in about a
-    second), so this process's own SQLite connections stay safe. Call it outside any open unit
-    of work: it waits for the write lock like any other writer.
-    """
-    if make_url(url).get_backend_name() != "sqlite":
-        return _rescore_committed(url, pact, version, at, leads)
-    global _worker
-    with _worker_lock:
-        worker = _worker_ready()
-        try:
-            child.send(worker.stdin, (url, pact, version, at, leads))
-            status, value = child.receive(worker.stdout)
-        except (EOFError, OSError) as exc:
-            worker.kill()
-            _worker = None
-            raise RuntimeError("the SQLite scoring worker died; its transaction was rolled back") from exc
-    if status == "error":
-        raise value
-    return value  # type: ignore[no-any-return]
-
-
-def _rescore_committed(url: str, pact: Pact, version: int, at: datetime, leads: Sequence[int] | None) -> BatchRun:
-    with ArrowStore(url) as store:
-        run = rescore_store(store, pact, version, at, leads)
-        store.commit()
-    return run
-
-
-# The worker is a plain `python -c` child (adapters/child.py).
-_worker: subprocess.Popen[bytes] | None = None
-_worker_lock = threading.Lock()
-_WORKER_CODE = "from leadpact.adapters.analytics.scoring import serve_worker; serve_worker()"
-
-
-def start_worker(url: str) -> None:
-    """Start the SQLite worker now, if `url` is a SQLite store, so that it is ready when first asked
-    (it takes about a second to start; a long job that will rescore starts it first, in parallel)."""
-    if make_url(url).get_backend_name() == "sqlite":
-        with _worker_lock:
-            _worker_ready()
-
-
-def _worker_ready() -> subprocess.Popen[bytes]:
-    global _worker
-    if _worker is None or _worker.poll() is not None:
-        _worker = _start_worker()
-    return _worker
-
-
-def _start_worker() -> subprocess.Popen[bytes]:
-    worker = child.start(_WORKER_CODE)
-    atexit.register(_stop, worker)
-    return worker
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        assert worker.stdin is not None
-        worker.stdin.close()  # end of input: the worker returns
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-
-
-def worker_pid() -> int | None:
-    """The SQLite worker's process id while it runs (for monitoring its memory), else None."""
-    with _worker_lock:
-        return None if _worker is None or _worker.poll() is not None else _worker.pid
-
-
-def stop_worker() -> None:
-    """Stop the SQLite worker process, if one was started (it is also stopped at interpreter exit)."""
-    global _worker
-    with _worker_lock:
-        if _worker is not None:
-            _stop(_worker)
-        _worker = None
-
-
-def keep_freed_memory() -> bool:
-    """Have glibc keep large freed blocks for reuse instead of returning them to the system.
-
-    A rebuild allocates and frees arrays of tens to hundreds of MB. By default glibc maps each
-    anew and unmaps it on free, so every rebuild pays the kernel's page faults on fresh memory
-    again; on the reference VM those cost more than the arithmetic (docs/benchmarks.md). The
-    worker is a long-lived batch process, so it keeps its peak instead. False where this is
-    not glibc (nothing changes there).
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # from <malloc.h>
-    return bool(
-        mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 34) and mallopt(m_top_pad, 64 << 20)
-    )
-
-
-def serve_worker() -> None:
-    """The worker's loop: a request (url, pact, version, at, leads) in, ("ok", BatchRun) or ("error", exception) out."""
-    keep_freed_memory()
-    requests, replies = sys.stdin.buffer, child.replies()
-    while True:
-        try:
-            url, pact, version, at, leads = child.receive(requests)
-        except EOFError:
-            return
-        try:
-            reply: tuple[str, Any] = ("ok", _rescore_committed(url, pact, version, at, leads))
-        except Exception as exc:  # sent back and raised in the caller
-            reply = ("error", exc)
-        try:
-            child.send(replies, reply)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            child.send(replies, ("error", RuntimeError(repr(reply[1]))))

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from leadpact.domain.pact import Pact
 from leadpact.domain.scoring import ScoreState
 
+NO_INSTANT = np.iinfo(np.int64).min  # "no as_of yet" inside NumPy arrays of states; null in Arrow output
 MAGIC = b"LPS"
 FORMAT = 1
 _HEADER = struct.Struct("<3sBHH")

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Protocol
 
 from leadpact.adapters.importers.table import Problem, Row, TableFile
-from leadpact.adapters.importers.workbook import XLS_MAGIC, WorkbookFile, WorkbookUnreadable, is_workbook
 
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm"})
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: Excel 97–2003, and any password-protected workbook
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 class Table(Protocol):
@@ -44,6 +45,9 @@ def open_table(path: Path, encoding: str | None = None, sheet: str | None = None
     except OSError as exc:
         raise ValueError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
     if is_workbook(head) or head.startswith(XLS_MAGIC) or path.suffix.lower() in WORKBOOK_SUFFIXES:
+        # openpyxl (30 MB a process) is loaded for a workbook only, not for every CSV import
+        from leadpact.adapters.importers.workbook import WorkbookFile
+
         return WorkbookFile(path, sheet=sheet, name=name)
     if sheet is not None:
         raise ValueError(f"{path.name} is a CSV file, which has no sheets: --sheet is for XLSX workbooks")
@@ -53,4 +57,9 @@ def open_table(path: Path, encoding: str | None = None, sheet: str | None = None
         raise ValueError(f"{path.name}: {exc}") from None
 
 
-__all__ = ["Table", "WorkbookUnreadable", "open_table"]
+def is_workbook(head: bytes) -> bool:
+    """Whether a file starting with `head` is a ZIP archive (as every XLSX workbook is)."""
+    return head.startswith(ZIP_MAGIC)
+
+
+__all__ = ["Table", "is_workbook", "open_table"]

@@ -59,10 +59,8 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet._reader import DATA_TAG, FORMULA_TAG, ROW_TAG, WorkSheetParser
 from openpyxl.xml.functions import iterparse
 
+from leadpact.adapters.importers.reader import XLS_MAGIC, is_workbook
 from leadpact.adapters.importers.table import MAX_CELL, Problem, Row
-
-XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: Excel 97–2003, and any password-protected workbook
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 # What a damaged archive or sheet raises from the zip, zlib, XML and openpyxl layers.
 _DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ParseError, ValueError, KeyError, IndexError, TypeError)
@@ -110,11 +108,6 @@ class _Parser(WorkSheetParser):
                 yield found
             elif element.tag == DATA_TAG:
                 return
-
-
-def is_workbook(head: bytes) -> bool:
-    """Whether a file starting with `head` is a ZIP archive (as every XLSX workbook is)."""
-    return head.startswith(ZIP_MAGIC)
 
 
 class WorkbookFile:
