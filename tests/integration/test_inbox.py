@@ -3,7 +3,10 @@ hash (`known`), and whether all of them were, each with the hash given (`all_sam
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from sqlalchemy import text
 
 from leadpact.adapters.db.store import Store
 from leadpact.bootstrap import App
@@ -46,3 +49,35 @@ def test_known_gives_the_hash_of_each_event_applied_before(app: App) -> None:
     stored(app)
     with Store(app.engine) as store:
         assert store.inbox.known("marketo", ["e-3", "e-1", "e-9"]) == {"e-1": "a" * 32, "e-3": "c" * 32}
+
+
+ODD_IDS = ["tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N", "", "日本語-１", "plain"]
+
+
+def test_imported_activities_keep_every_character_of_their_text(app: App) -> None:
+    # On PostgreSQL the rows go through COPY's text format, where a backslash, tab or line break
+    # in a value must be escaped, and `\N` alone means NULL: each must come back as it went in.
+    properties = [
+        json.dumps({"said": 'a "quote"\n', "path": "C:\\temp", "n": i}, ensure_ascii=False) for i in range(len(ODD_IDS))
+    ]
+    with Store(app.engine) as store:
+        lead_id = store.leads.create("odd@example.co.jp", app.clock.now())
+        rows = [
+            (event_id, lead_id, f"type\t{i}", 2_000 + i, properties[i], f"hash\\{i}")
+            for i, event_id in enumerate(ODD_IDS)
+        ]
+        store.imported_activities.add("marketo", app.clock.now(), rows)
+        store.commit()
+    with app.engine.connect() as connection:
+        found = connection.execute(
+            text(
+                "SELECT i.event_id, i.payload_hash, a.type, a.occurred_at, a.properties, a.lead_id "
+                "FROM inbox AS i JOIN activities AS a ON a.inbox_id = i.id ORDER BY a.occurred_at"
+            )
+        ).all()
+    assert [tuple(r[:4]) for r in found] == [
+        (event_id, f"hash\\{i}", f"type\t{i}", 2_000 + i) for i, event_id in enumerate(ODD_IDS)
+    ]
+    stored_properties = [r[4] if isinstance(r[4], dict) else json.loads(r[4]) for r in found]
+    assert stored_properties == [json.loads(p) for p in properties]
+    assert {r[5] for r in found} == {lead_id}
