@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from leadpact.adapters.db.engine import make_engine
+from leadpact.domain.clock import FixedClock
+from leadpact.services.imports import import_file
 from tests.conftest import ROOT
 from tests.e2e.test_cli import run, sign
+from tests.factories import CutOff, cut_off_after
 
 DATA = ROOT / "tests" / "data"
 
@@ -64,3 +71,38 @@ def test_a_wrong_format_mapping_or_file_is_refused_with_the_reason(sqlite_url: s
     assert code == 1 and "contacts.csv: no is_closed or is_won column: export IsClosed and IsWon" in err
     code, _, err = run(sqlite_url, "import", str(tmp_path / "missing.csv"), "--format", "generic")
     assert code == 2 and "no such file" in err
+
+
+def test_an_import_warns_of_another_run_that_was_cut_off(sqlite_url: str) -> None:
+    sign(sqlite_url)
+    engine = make_engine(sqlite_url)
+    with pytest.raises(CutOff):  # as a kill between two batches leaves it
+        import_file(
+            engine,
+            FixedClock(datetime(2026, 11, 2, 9, 30, tzinfo=UTC)),
+            DATA / "hubspot" / "contacts.csv",
+            "hubspot-contacts",
+            batch_size=2,
+            progress=cut_off_after(1),
+        )
+    engine.dispose()
+    deals = str(DATA / "hubspot" / "deals.csv")
+    code, _, err = run(sqlite_url, "import", deals, "--format", "hubspot-deals")
+    assert code == 0
+    assert (
+        "warning: import run 1 of contacts.csv (hubspot-contacts), started 2026-11-02 09:30 UTC, has not "
+        "finished (committed up to line 3)." in " ".join(err.split())
+    )
+    code, out, _ = run(sqlite_url, "import", deals, "--format", "hubspot-deals", "--json")
+    assert json.loads(out)["other_unfinished_runs"] == [
+        {
+            "run": 1,
+            "file": "contacts.csv",
+            "format": "hubspot-contacts",
+            "started_at": "2026-11-02T09:30:00+00:00",
+            "last_line": 3,
+        }
+    ]
+    run(sqlite_url, "import", str(DATA / "hubspot" / "contacts.csv"), "--format", "hubspot-contacts")
+    code, _, err = run(sqlite_url, "import", deals, "--format", "hubspot-deals")
+    assert code == 0 and "has not finished" not in err

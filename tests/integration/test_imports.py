@@ -276,6 +276,19 @@ def test_an_import_cut_off_between_batches_resumes_after_the_last_committed_one(
     assert run(app, "hubspot/contacts.csv", "hubspot-contacts").resumed_after is None  # that run finished
 
 
+def test_an_import_names_the_other_runs_that_did_not_finish_until_they_do(app: App) -> None:
+    sign_example_pact(app)
+    with pytest.raises(CutOff):
+        run(app, "hubspot/contacts.csv", "hubspot-contacts", batch_size=2, progress=cut_off_after(1))
+    other = run(app, "marketo/leads.csv", "marketo-leads", "marketo/mapping.yaml")
+    assert [(r.file_name, r.format, r.last_line, r.status) for r in other.others_unfinished] == [
+        ("contacts.csv", "hubspot-contacts", 3, "running")
+    ]
+    finished = run(app, "hubspot/contacts.csv", "hubspot-contacts", batch_size=2)
+    assert finished.resumed_after == 3 and finished.others_unfinished == []
+    assert run(app, "marketo/leads.csv", "marketo-leads", "marketo/mapping.yaml").others_unfinished == []
+
+
 @pytest.fixture
 def sqlite_app(sqlite_url: str, clock: FixedClock) -> Any:
     built = bootstrap(Settings(database_url=sqlite_url), clock=clock)

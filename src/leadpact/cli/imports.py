@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -60,6 +61,16 @@ def _report_json(report: ImportReport) -> dict[str, Any]:
             {"line": p.line, "last_line": p.last_line or p.line, "column": p.column, "reason": p.reason}
             for p in report.problems
         ],
+        "other_unfinished_runs": [
+            {
+                "run": r.id,
+                "file": r.file_name,
+                "format": r.format,
+                "started_at": r.started_at.isoformat(),
+                "last_line": r.last_line,
+            }
+            for r in report.others_unfinished
+        ],
     }
 
 
@@ -96,6 +107,15 @@ def _print_report(report: ImportReport) -> None:
         cli.err.print(f"… and {report.quarantined - min(SHOWN, len(report.problems)):,} more")
     if report.quarantined and not report.dry_run:
         cli.err.print(f"fix them: leadpact quarantine export --run {report.run_id} --out fix.csv, then import fix.csv")
+    for run in report.others_unfinished:
+        committed = f"committed up to line {run.last_line:,}" if run.last_line else "nothing committed"
+        cli.err.print(
+            f"[yellow]warning:[/yellow] import run {run.id} of {escape(run.file_name)} ({run.format}), started "
+            f"{run.started_at:%Y-%m-%d %H:%M %Z}, has not finished ({committed}). Unless it is running now, "
+            "import the same file again to finish it; until then an activity import's rows do not count in "
+            "their leads' scores.",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer, quarantine_app: typer.Typer) -> None:

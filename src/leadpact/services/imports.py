@@ -45,7 +45,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from leadpact.adapters.db.driver import bulk_cache
-from leadpact.adapters.db.imports import Counts
+from leadpact.adapters.db.imports import Counts, ImportRun
 from leadpact.adapters.db.store import PactVersion, Store, User
 from leadpact.adapters.db.tables import from_micros
 from leadpact.adapters.importers.formats import Context, FormatError, Kind, Reader, reader_for
@@ -99,6 +99,9 @@ class ImportReport:
     file_problems: list[Problem] = field(default_factory=list)
     unread: list[str] = field(default_factory=list)  # columns the format does not read
     owners_unmatched: Counter[str] = field(default_factory=Counter)
+    # Other runs not finished when this one ended: cut off, or running now. An activity run's rows
+    # count in their leads' scores once it finishes, so the report names them.
+    others_unfinished: list[ImportRun] = field(default_factory=list)
 
     def add(self, applied: _Applied) -> None:
         part, outcome = applied.counts, applied.outcome
@@ -270,6 +273,7 @@ def _import(
     with Store(engine) as store:
         store.import_runs.finish(run_id, clock.now())
         store.commit()
+        report.others_unfinished = store.import_runs.others_unfinished(run_id)
     return report
 
 

@@ -81,6 +81,14 @@ class ImportRuns:
         row = self.c.execute(query).first()
         return ImportRun(**row._mapping) if row else None
 
+    def others_unfinished(self, run_id: int | None) -> list[ImportRun]:
+        """Runs other than `run_id` that have not finished, oldest first: cut off (or running right now)."""
+        c = t.import_runs.c
+        query = select(t.import_runs).where(c.status == RUNNING).order_by(c.id)
+        if run_id is not None:
+            query = query.where(c.id != run_id)
+        return [ImportRun(**row._mapping) for row in self.c.execute(query)]
+
     def finished_before(self, fingerprint: str, format: str) -> bool:
         """Whether a run of this very file and format has finished before (importing it again recognises its rows)."""
         c = t.import_runs.c
