@@ -22,27 +22,46 @@ def stored(app: App) -> None:
         store.commit()
 
 
+def inbox_id(app: App, event_id: str) -> int:
+    with app.engine.connect() as connection:
+        found = connection.execute(text("SELECT id FROM inbox WHERE event_id = :e"), {"e": event_id}).scalar_one()
+    return int(found)
+
+
 @pytest.mark.parametrize(
-    ("asked", "expected"),
+    ("asked", "last"),
     [
-        (STORED, True),
-        (STORED[::-1], True),  # in any order asked
-        ([STORED[1], STORED[1]], True),  # an id twice in a batch
-        ([], True),
-        ([("e-1", "a" * 32), ("e-2", "x" * 32)], False),  # imported with other content
-        ([("e-1", "a" * 32), ("e-9", "a" * 32)], False),  # one not imported
-        ([("e-1\x1fa", "a" * 32)], False),  # an id holding a separator is never taken as the same
+        (STORED, "e-3"),
+        (STORED[::-1], "e-1"),  # in any order asked
+        ([STORED[1], STORED[1]], "e-2"),  # an id twice in a batch
+        ([], None),  # nothing to compare
+        ([("e-1", "a" * 32), ("e-2", "x" * 32)], None),  # imported with other content
+        ([("e-1", "a" * 32), ("e-9", "a" * 32)], None),  # one not imported
+        ([("e-1\x1fa", "a" * 32)], None),  # an id holding a separator is never taken as the same
     ],
     ids=["all", "reversed", "twice", "none", "changed", "new", "separator"],
 )
 def test_all_same_says_whether_every_event_was_applied_with_its_hash(
-    app: App, asked: list[tuple[str, str]], expected: bool
+    app: App, asked: list[tuple[str, str]], last: str | None
 ) -> None:
     stored(app)
+    ids, hashes = [a[0] for a in asked], [a[1] for a in asked]
+    expected = None if last is None else inbox_id(app, last) + 1  # where the next batch would start
     with Store(app.engine) as store:
-        ids, hashes = [a[0] for a in asked], [a[1] for a in asked]
-        assert store.inbox.all_same("marketo", ids, hashes) is expected
-        assert store.inbox.all_same("hubspot", ids, hashes) is (not asked)  # another source's ids are its own
+        assert store.inbox.all_same("marketo", ids, hashes) == expected
+        assert store.inbox.all_same("hubspot", ids, hashes) is None  # another source's ids are its own
+
+
+def test_all_same_reads_the_rows_from_where_the_batch_before_ended(app: App) -> None:
+    stored(app)
+    ids, hashes = [a[0] for a in STORED], [a[1] for a in STORED]
+    first, after = inbox_id(app, "e-1"), inbox_id(app, "e-3") + 1
+    with Store(app.engine) as store:
+        assert store.inbox.all_same("marketo", ids, hashes, start=first) == after  # the range holds them
+        assert store.inbox.all_same("marketo", ids, hashes, start=first + 1) == after  # it does not: each is found
+        assert store.inbox.all_same("marketo", ids[::-1], hashes[::-1], start=first) == first + 1
+        assert store.inbox.all_same("marketo", ids, [*hashes[:2], "x" * 32], start=first) is None
+        assert store.inbox.all_same("hubspot", ids, hashes, start=first) is None
 
 
 def test_known_gives_the_hash_of_each_event_applied_before(app: App) -> None:

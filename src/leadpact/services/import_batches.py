@@ -49,7 +49,9 @@ class FoundLeads:
 
 
 Known = Callable[[list[str]], Mapping[str, str]]  # event ids → the payload hashes of those already imported
-Same = Callable[[list[str], list[str]], bool]  # whether all these ids were imported, each with this hash
+# Whether all these ids were imported, each with this hash, looked for from an inbox id on (see
+# `Inbox.all_same`): None if not, else the inbox id where the next batch likely starts.
+Same = Callable[[list[str], list[str], int | None], int | None]
 FindLeads = Callable[[str, list[str]], FoundLeads]  # a system and its ids → the leads known by them
 
 
@@ -63,8 +65,10 @@ class BatchReader:
         # were found new with (their digests) stand in for the inbox's rows they will be.
         self.recent: deque[dict[str, str]] = deque(maxlen=remember)
         # Whether the batch before was all imported already: then this one likely is too (a file
-        # imported again), which `Same` answers without the stored rows coming back.
+        # imported again), which `Same` answers without the stored rows coming back, and the inbox
+        # id where it likely starts (after the batch before's rows, when `Same` found them).
         self.all_known = True
+        self.known_from: int | None = None
 
     def prepare(
         self,
@@ -113,10 +117,12 @@ class BatchReader:
         event_ids = [found[0] for found in found_ids if found is not None]
         whole = len(event_ids) == len(rows)
         digests_found = [found[1] for found in found_ids if found is not None]
-        if whole and same is not None and self.all_known and same(event_ids, digests_found):
-            prepared.unchanged += len(rows)
-            self.recent.append({})
-            return []
+        if whole and same is not None and self.all_known and event_ids:
+            self.known_from = same(event_ids, digests_found, self.known_from)
+            if self.known_from is not None:
+                prepared.unchanged += len(rows)
+                self.recent.append({})
+                return []
         self.all_known = False
         stored = dict(known(event_ids))
         if whole and len(set(event_ids)) == len(rows):
