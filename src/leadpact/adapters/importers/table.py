@@ -20,6 +20,7 @@ import io
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -74,6 +75,11 @@ class Row(NamedTuple):
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerow(self.values)
         return out.getvalue()
+
+
+# A Row made straight from its tuple: NamedTuple's own constructor is a Python function, a frame
+# per record (0.2 s of a million-row file's 2.7 s of reading).
+_row = partial(tuple.__new__, Row)
 
 
 def detect_encoding(head: bytes) -> str:
@@ -209,7 +215,7 @@ class TableFile:
                     end = base + reader.line_num
                     # The common record: one line, as wide as the header, in a clean block.
                     if end == start and len(cells) == width and not lines.flagged and any(cells):
-                        yield Row(start, cells, columns)
+                        yield _row((start, cells, columns))
                         start += 1
                         continue
                     line, start = start, end + 1
