@@ -595,15 +595,20 @@ class Inbox:
         m = driver.mark(self.c)
         postgres = driver.is_postgres(self.c)
         if start is not None:
-            pair = "event_id || chr(31) || payload_hash" if postgres else "event_id || char(31) || payload_hash"
-            joined = f"string_agg({pair}, chr(30) ORDER BY id)" if postgres else f"group_concat({pair}, char(30))"
-            # `+source`: SQLite would otherwise pick the (source, event_id) index and filter every row of the source
-            found = driver.fetch(
-                self.c,
-                f"SELECT {joined} FROM inbox WHERE id BETWEEN {m} AND {m} AND {'' if postgres else '+'}source = {m}",
-                (start, start + len(event_ids) - 1, source),
-            )[0][0]
-            if found == expected:
+            # The source is checked over the range's rows, not in the WHERE clause: there, both
+            # engines would take the (source, event_id) index and filter every row of the source.
+            if postgres:
+                sql = (
+                    "SELECT string_agg(event_id || chr(31) || payload_hash, chr(30) ORDER BY id), "
+                    "bool_or(source <> %s) FROM inbox WHERE id BETWEEN %s AND %s"
+                )
+            else:  # a rowid range is read in rowid order
+                sql = (
+                    "SELECT group_concat(event_id || char(31) || payload_hash, char(30)), "
+                    "max(source <> ?) FROM inbox WHERE id BETWEEN ? AND ?"
+                )
+            ((found, other),) = driver.fetch(self.c, sql, (source, start, start + len(event_ids) - 1))
+            if found == expected and not other:
                 return start + len(event_ids)
         if postgres:
             sql = (
