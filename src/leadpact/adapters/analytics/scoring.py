@@ -814,27 +814,36 @@ class ArrowStore:
         self._open = False
 
     def __enter__(self) -> ArrowStore:
-        # The ADBC drivers and DuckDB load where the batch engine runs (the worker process on SQLite),
-        # not in every process that imports this module for its in-process folds: 40 MB a process.
         if self.dialect == "sqlite":
-            import adbc_driver_sqlite.dbapi
-
-            self._connection = adbc_driver_sqlite.dbapi.connect(self._target, autocommit=True)
+            self._connection = self._sqlite_connection()
             # Foreign keys off: with them on, SQLite deletes the old lead_scores rows one by one
             # (0.6–0.8 s per million, against 0.06 s emptied at once). What they would guard is
             # checked instead: the leads come from this transaction's own read, and
             # `write_scores` checks the pact version.
-            for pragma in (f"busy_timeout={int(self.busy_timeout_ms)}", "foreign_keys=OFF", "synchronous=NORMAL"):
+            for pragma in ("foreign_keys=OFF", "synchronous=NORMAL"):
                 self.execute(f"PRAGMA {pragma}")
             self.execute("BEGIN IMMEDIATE")
         else:
-            import adbc_driver_postgresql.dbapi
+            import adbc_driver_postgresql.dbapi  # as the SQLite driver (see `_sqlite_connection`)
 
             self._connection = adbc_driver_postgresql.dbapi.connect(self._target, autocommit=True)
             self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             self.execute("LOCK TABLE lead_scores IN EXCLUSIVE MODE")
         self._open = True
         return self
+
+    def _sqlite_connection(self) -> Any:
+        """A new ADBC connection to the SQLite file, waiting up to `busy_timeout_ms` for a lock.
+
+        The ADBC drivers and DuckDB load where the batch engine runs (the worker process on SQLite),
+        not in every process that imports this module for its in-process folds: 40 MB a process.
+        """
+        import adbc_driver_sqlite.dbapi
+
+        connection = adbc_driver_sqlite.dbapi.connect(self._target, autocommit=True)
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        return connection
 
     def commit(self) -> None:
         self.execute("COMMIT")
@@ -916,12 +925,8 @@ class ArrowStore:
         def connection(index: int) -> Any:
             if index == 0:
                 return self._connection
-            import adbc_driver_sqlite.dbapi
-
-            extra = adbc_driver_sqlite.dbapi.connect(self._target, autocommit=True)
+            extra = self._sqlite_connection()
             opened.append(extra)
-            with extra.cursor() as cursor:
-                cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             return extra
 
         joined = " AND " if " WHERE " in select else " WHERE "
@@ -1026,7 +1031,7 @@ def _members(table: pa.Table, column: str, names: tuple[str, ...], prefix: str, 
         derived = "to_json(string_split(email, '@')[-1])::VARCHAR"
         selected[i] = f"CASE WHEN contains(email, '@') THEN {derived} ELSE {selected[i]} END"
     members = ", ".join(f"{value} AS {prefix}{i}" for i, value in enumerate(selected))
-    import duckdb  # loaded by the batch engine only (see ArrowStore.__enter__)
+    import duckdb  # loaded by the batch engine only (see ArrowStore._sqlite_connection)
 
     with duckdb.connect() as con:
         # Insertion order is preserved (DuckDB's default), so the members line up with `keep`.
