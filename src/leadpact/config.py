@@ -30,11 +30,12 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         default=2_000, ge=1, le=100_000, description="Events applied and committed together by `leadpact ingest`."
     )
-    import_batch_size: int = Field(
-        default=5_000,
+    import_batch_size: int | None = Field(
+        default=None,
         ge=1,
         le=100_000,
-        description="Rows of an export applied and committed together by `leadpact import`.",
+        description="Rows of an export applied and committed together by `leadpact import` "
+        "(unset: 20,000 for activity files, 5,000 for lead files).",
     )
     import_read_ahead: bool | None = Field(
         default=None,
