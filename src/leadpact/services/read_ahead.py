@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 _CODE = "from leadpact.services.read_ahead import serve; serve()"
 # Batches whose new ids the reader keeps: it runs a batch or two ahead of the writer (the pipe
 # holds one), so an id repeated a few batches later is recognised as the writer will have stored
-# it, with the raw text of its row for quarantine. Beyond that the inbox has it.
-REMEMBERED_BATCHES = 8
+# it, with the raw text of its row for quarantine. Beyond that the inbox has it. Twice what can be
+# in flight: at 20,000 rows a batch, each remembered batch is some 6 MB of the reader's memory.
+REMEMBERED_BATCHES = 4
 
 
 @dataclass(frozen=True)
