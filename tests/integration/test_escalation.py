@@ -22,6 +22,7 @@ from leadpact.services.sla import board, sweep
 from tests.factories import event, lines
 from tests.integration.test_ingest import marketing_events
 from tests.integration.test_sweep import ASSIGNED, LATE, neglected
+from tests.query_plans import plan_of
 from tests.receivers import WEBHOOK_SECRET, Far, closed_port
 
 SLACK_ENV, PASSWORD_ENV, SECRET_ENV = "LP_TEST_SLACK_URL", "LP_TEST_SMTP_PASSWORD", "LP_TEST_WEBHOOK_SECRET"
@@ -258,3 +259,16 @@ def test_two_processes_sweeping_and_notifying_at_once_send_one_notification_per_
             ("crm", ""),
         )
     ]
+
+
+def test_claiming_due_notifications_reads_the_pending_ones_only(app: App) -> None:
+    """Every delivery run claims the due rows: in id order without the index of pending rows, SQLite
+    read every notification ever sent to find them."""
+    now = app.clock.now()
+
+    def claim() -> None:
+        with app.store() as store:
+            store.notifications.claim(now, now + LEASE, "token", ["slack"], 10)
+
+    plan = plan_of(app.engine, "notifications", claim)
+    assert "ix_notifications_due" in plan, plan

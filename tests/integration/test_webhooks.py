@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.webhooks import WebhookEvents
@@ -34,6 +34,7 @@ from tests.deliveries import (
     running,
 )
 from tests.factories import sign_example_pact
+from tests.query_plans import plan_of
 
 OWNERS = {"77": "田中", "88": "鈴木"}
 
@@ -520,23 +521,12 @@ def test_a_contacts_rejected_events_are_found_through_their_index(app: App) -> N
     with app.store() as store:
         WebhookEvents(store.connection).insert(rows)
         store.commit()
-    issued: list[tuple[str, Any]] = []
+    found: list[Any] = []
 
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        issued.append((statement, parameters))
-
-    event.listen(app.engine, "before_cursor_execute", capture)
-    try:
+    def find() -> None:
         with app.store() as store:
-            found = WebhookEvents(store.connection).rejected_of("hubspot", ["501", "502"])
-    finally:
-        event.remove(app.engine, "before_cursor_execute", capture)
+            found.extend(WebhookEvents(store.connection).rejected_of("hubspot", ["501", "502"]))
+
+    plan = plan_of(app.engine, "webhook_events", find)
     assert sorted(e.event_key for e in found) == ["1-key", "2-key", "4-key"]
-    ((statement, parameters),) = [(s, p) for s, p in issued if "webhook_events" in s]
-    with app.engine.connect() as c:
-        if c.dialect.name == "postgresql":
-            c.exec_driver_sql("SET enable_seqscan = off")  # a handful of rows: the index must be usable
-            plan = " ".join(r[0] for r in c.exec_driver_sql("EXPLAIN " + statement, parameters))
-        else:
-            plan = " ".join(r[-1] for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
     assert "ix_webhook_events_rejected" in plan, plan

@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     type_coerce,
     update,
@@ -1131,8 +1132,10 @@ class Notifications:
 
     def _due(self, now: datetime, channels: Sequence[str]) -> Any:
         n = t.notifications.c
+        # The status as a literal, as the partial index of pending rows names it: SQLite does not
+        # take that index for a bound status.
         return (
-            (n.status == NotificationStatus.PENDING.value)
+            (n.status == literal_column(f"'{NotificationStatus.PENDING.value}'"))
             & (n.next_attempt_at <= now)
             & (n.claimed_until.is_(None) | (n.claimed_until <= now))
             & n.channel.in_(channels)
@@ -1147,7 +1150,11 @@ class Notifications:
         if not channels:
             return []
         query = (
-            select(n.id).where(self._due(now, channels)).order_by(n.id).limit(limit).with_for_update(skip_locked=True)
+            select(n.id)
+            .where(self._due(now, channels))
+            .order_by(n.id + 0)  # not the table's own order, which SQLite would read whole to skip a sort
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         ids = list(self.c.execute(query).scalars())
         if not ids:
