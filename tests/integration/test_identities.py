@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from leadpact.adapters.db import tables as t
+from leadpact.adapters.db.identities import Identities
 from leadpact.bootstrap import App
 from leadpact.domain.errors import DomainError
 from leadpact.domain.identity import EmailPolicy
@@ -26,6 +27,7 @@ from leadpact.services.leads import show_lead
 from leadpact.services.ledger import verify_ledger
 from leadpact.services.routing import route
 from tests.factories import event, lines, sign_example_pact
+from tests.query_plans import plan_of
 
 JST = timezone(timedelta(hours=9))
 T1 = datetime(2026, 4, 6, 10, 0, tzinfo=JST)
@@ -513,3 +515,32 @@ def test_a_merge_and_its_undo_each_show_that_system_ids_may_have_moved(app: App)
     with app.store() as store:
         undone = store.leads.refs_moved()
     assert len({at_first, merged, undone}) == 3
+
+
+@pytest.mark.parametrize(
+    ("table", "verb", "call", "index"),
+    [
+        # every batch of an import read ahead: has a merge or an undo happened since?
+        ("identity_merges", "SELECT", lambda s: s.leads.refs_moved(), "ix_identity_merges_unmerge_seq"),
+        # every batch that would join two leads: did an admin separate them?
+        (
+            "identity_merges",
+            "SELECT",
+            lambda s: Identities(s.connection).apart([1, 2]),
+            "ix_identity_merges_absorbed_id",
+        ),
+        # an undo: the system ids the merge moved go back, found by their key
+        ("lead_refs", "UPDATE", lambda s: Identities(s.connection).move_back(1, 2), "lead_refs' key"),
+    ],
+    ids=["refs_moved", "apart", "move_back"],
+)
+def test_merge_bookkeeping_reads_indexes_not_every_merge_or_system_id(
+    app: App, table: str, verb: str, call: Any, index: str
+) -> None:
+    def run() -> None:
+        with app.store() as store:
+            call(store)
+
+    plan = plan_of(app.engine, table, run, verb)
+    keys = {"sqlite": "sqlite_autoindex_lead_refs_1", "postgresql": "pk_lead_refs"}
+    assert (keys[app.engine.dialect.name] if index == "lead_refs' key" else index) in plan, plan

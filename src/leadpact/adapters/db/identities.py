@@ -21,11 +21,11 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
     insert,
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 
@@ -331,10 +331,12 @@ class Identities:
         mv = t.identity_moves.c
         recorded = and_(mv.merge_id == merge_id)
         r, e = t.lead_refs.c, t.lead_emails.c
-        ref_moved = exists().where(recorded, mv.item == "ref", mv.system == r.system, mv.key == r.external_id)
-        self.c.execute(update(t.lead_refs).where(ref_moved).values(lead_id=absorbed))
-        email_moved = exists().where(recorded, mv.item == "email", mv.key == e.email)
-        self.c.execute(update(t.lead_emails).where(email_moved).values(lead_id=absorbed))
+        # The keys the merge recorded, looked up in each table's primary key (asked as "a recorded
+        # move exists for this row", the statement read every system id and address of every lead).
+        refs = select(mv.system, mv.key).where(recorded, mv.item == "ref")
+        self.c.execute(update(t.lead_refs).where(tuple_(r.system, r.external_id).in_(refs)).values(lead_id=absorbed))
+        emails = select(mv.key).where(recorded, mv.item == "email")
+        self.c.execute(update(t.lead_emails).where(e.email.in_(emails)).values(lead_id=absorbed))
         for item, table in [*_BY_ID.items(), ("clock", t.clocks)]:
             ids = select(mv.row_id).where(recorded, mv.item == item)
             self.c.execute(update(table).where(table.c.id.in_(ids)).values(lead_id=absorbed))

@@ -323,8 +323,12 @@ class Leads:
         of the two: ids found by `ids_by_ref` while this stood still are still right.
         """
         m = t.identity_merges.c
-        last, undone = self.c.execute(select(func.max(m.id), func.max(m.unmerge_seq))).one()
-        return int(last or 0), int(undone or 0)
+        # Two subqueries: each maximum alone is one step down its index; asked together, SQLite
+        # reads every merge.
+        last = select(func.max(m.id)).scalar_subquery()
+        undone = select(func.max(m.unmerge_seq)).scalar_subquery()
+        found_last, found_undone = self.c.execute(select(last, undone)).one()
+        return int(found_last or 0), int(found_undone or 0)
 
     def refs_of(self, lead_id: int) -> list[tuple[str, str]]:
         query = select(t.lead_refs.c.system, t.lead_refs.c.external_id).where(t.lead_refs.c.lead_id == lead_id)

@@ -391,7 +391,7 @@ identity_merges = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("survivor_id", ForeignKey("leads.id"), nullable=False, index=True),
-    Column("absorbed_id", ForeignKey("leads.id"), nullable=False),
+    Column("absorbed_id", ForeignKey("leads.id"), nullable=False, index=True),  # every merge of it (0013)
     Column("rule", String(32), nullable=False),
     Column("evidence", JSON, nullable=False),
     Column("before", JSON, nullable=False),
@@ -403,7 +403,7 @@ identity_merges = Table(
     Column("undone_at", Instant),
     Column("undone_by", String(200)),
     Column("undo", JSON),  # what the undo restored, and what stayed with the survivor
-    Column("unmerge_seq", Integer),
+    Column("unmerge_seq", Integer, index=True),  # the last undo, read at each batch of an import (0013)
     # A lead is absorbed by at most one merge at a time (two writers cannot both absorb it).
     Index(
         "ix_identity_merges_absorbed",
