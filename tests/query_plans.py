@@ -13,14 +13,15 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 
-def plan_of(engine: Engine, table: str, call: Callable[[], Any], verb: str = "SELECT") -> str:
-    """The plan of the one statement on `table` that `call` issues (a SELECT, or `verb`), as one line of text. On
+def plan_of(engine: Engine, table: str, call: Callable[[], Any], verb: str = "SELECT", having: str = "") -> str:
+    """The plan of the one statement on `table` that `call` issues (a SELECT, or `verb`; with `having`
+    in its text), as one line of text. On
     PostgreSQL sequential scans are off: with a test's few rows, a scan would always be cheapest,
     so what is checked is that an index can serve the query at all."""
     issued: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if f" {table}" in statement and statement.lstrip().upper().startswith(verb):
+        if f" {table}" in statement and statement.lstrip().upper().startswith(verb) and having in statement:
             issued.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", capture)

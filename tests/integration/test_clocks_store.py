@@ -13,6 +13,7 @@ from leadpact.domain.pact import ClockEvent
 from leadpact.services.ingest import ingest
 from tests.factories import event, lines, sign_example_pact
 from tests.integration.test_ingest import JST, T1, marketing_events
+from tests.query_plans import plan_of
 
 MQL_AT = T1 + timedelta(hours=2)  # the pricing page view that met the MQL criteria (Monday 4/6 12:00)
 OTHER = "hanako@example.co.jp"
@@ -120,3 +121,18 @@ def test_no_open_clocks_read_as_empty_columns(app: App) -> None:
     with app.store() as store:
         columns = store.clocks.open_columns()
     assert len(columns) == 0 and columns.due_at.dtype == np.dtype("datetime64[us]")
+
+
+def test_the_newest_running_clock_is_found_among_running_clocks_only(app: App) -> None:
+    """Every sweep asks for it (a sweep's `--now` must not be before it); in the table's own order
+    SQLite walked every clock ever stopped to reach it."""
+    sign_example_pact(app)
+    ingest(app.engine, app.clock, lines(marketing_events()))  # the MQL handoff clock runs
+
+    def newest() -> None:
+        with app.store() as store:
+            found = store.clocks.newest_open()
+            assert found is not None and found.clock_id == "mql_handoff"
+
+    plan = plan_of(app.engine, "clocks", newest, having="LIMIT")
+    assert "ix_clocks_open" in plan, plan

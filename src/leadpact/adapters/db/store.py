@@ -986,7 +986,8 @@ class Clocks:
         if micros is None:
             return None
         at = type_coerce(c.started_at, BigInteger()) == int(micros)
-        row = self.c.execute(select(t.clocks).where(c.stopped_at.is_(None), at).order_by(c.id).limit(1)).first()
+        # Ordered by id + 0: in the table's own order SQLite walked every clock ever stopped.
+        row = self.c.execute(select(t.clocks).where(c.stopped_at.is_(None), at).order_by(c.id + 0).limit(1)).first()
         return _clock(row) if row is not None else None
 
     def start(self, runs: Sequence[ClockRun]) -> None:
