@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
+import pytest
 
 from leadpact.bootstrap import App
 from leadpact.domain.calendar import instant
@@ -136,3 +137,16 @@ def test_the_newest_running_clock_is_found_among_running_clocks_only(app: App) -
 
     plan = plan_of(app.engine, "clocks", newest, having="LIMIT")
     assert "ix_clocks_open" in plan, plan
+
+
+@pytest.mark.parametrize(("which", "index"), [("IS NULL", "ix_clocks_open"), ("> due_at", "ix_clocks_stopped_late")])
+def test_a_sweep_finds_late_clocks_through_indexes_not_every_clock_ever_run(app: App, which: str, index: str) -> None:
+    """Running clocks past due, and clocks stopped late not yet recorded: asked in one statement
+    with an OR, both engines read every clock ever run, at every sweep."""
+
+    def late() -> None:
+        with app.store() as store:
+            store.clocks.late(app.clock.now())
+
+    plan = plan_of(app.engine, "clocks", late, having=which)
+    assert index in plan, plan

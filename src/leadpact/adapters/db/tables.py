@@ -233,6 +233,7 @@ ledger_entries = Table(
 
 # One row per handoff clock started for a lead (see leadpact.domain.clocks): what it was
 # started under stays with it. Open clocks (stopped_at NULL) are found by due time.
+LATE_STOP = "stopped_at > due_at"
 clocks = Table(
     "clocks",
     metadata,
@@ -259,6 +260,13 @@ clocks = Table(
         "lead_id",
         sqlite_where=text("stopped_at IS NULL"),
         postgresql_where=text("stopped_at IS NULL"),
+    ),
+    # Clocks that stopped after their due time: the sweep records each once (0014).
+    Index(
+        "ix_clocks_stopped_late",
+        "due_at",
+        sqlite_where=text(LATE_STOP),
+        postgresql_where=text(LATE_STOP),
     ),
 )
 
