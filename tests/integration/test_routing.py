@@ -23,6 +23,7 @@ from leadpact.services.ingest import ingest
 from leadpact.services.routing import assign_lead, route, set_active
 from tests.factories import example_document, qualifying_leads_file, sign_example_pact
 from tests.integration.test_ingest import JST
+from tests.query_plans import plan_of
 
 START = datetime(2026, 4, 6, 9, 0, tzinfo=JST)  # Monday; each lead is an MQL by 12:00
 NOON = datetime(2026, 4, 6, 12, 30, tzinfo=JST)
@@ -133,3 +134,26 @@ def test_two_routers_at_once_never_give_a_lead_to_two_reps(app: App, tmp_path: P
     with app.engine.connect() as c:
         owned = select(func.count()).select_from(t.leads).where(t.leads.c.owner_id.is_not(None))
         assert c.execute(owned).scalar_one() == 30
+
+
+def test_the_mqls_waiting_for_routing_are_read_from_their_index_not_from_every_lead(app: App) -> None:
+    def waiting() -> None:
+        with app.store() as store:
+            store.leads.waiting_for_routing(["inside_sales"])
+
+    plan = plan_of(app.engine, "leads", waiting)
+    assert "ix_leads_mql" in plan, plan
+
+
+def test_the_running_clocks_of_one_owners_leads_are_found_through_the_owner_index(app: App) -> None:
+    def board() -> None:
+        with app.store() as store:
+            store.clocks.open_columns(owner="田中")
+
+    plan = plan_of(app.engine, "leads", board, having="count(")
+    if app.engine.dialect.name == "postgresql":
+        # PostgreSQL may start from the open clocks and look each lead up by its key instead:
+        # either way no lead is read that is not asked about.
+        assert "ix_leads_owner_id" in plan or "Index Cond: (id = clocks.lead_id)" in plan, plan
+    else:
+        assert "ix_leads_owner_id" in plan, plan

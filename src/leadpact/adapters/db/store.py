@@ -416,7 +416,8 @@ class Leads:
         query = (
             select(c.id, c.email, c.attributes, c.stage_changed_at)
             .outerjoin(owner, owner.c.id == c.owner_id)
-            .where(c.stage == Stage.MQL.value, ~absorbed_lead(c.id))
+            # The stage as a literal, as the index of MQLs names it.
+            .where(c.stage == literal_column(f"'{Stage.MQL.value}'"), ~absorbed_lead(c.id))
             .where(owner.c.id.is_(None) | owner.c.department.not_in(list(departments)))
             .order_by(c.stage_changed_at, c.id)
         )

@@ -114,11 +114,19 @@ leads = Table(
     Column("attributes", JSON, nullable=False),
     Column("stage", String(16), nullable=False),
     Column("stage_changed_at", Instant, nullable=False),
-    Column("owner_id", ForeignKey("users.id")),
+    Column("owner_id", ForeignKey("users.id"), index=True),  # the leads one person holds (0015)
     Column("bant", JSON, nullable=False),
     Column("created_at", Instant, nullable=False),
     Column("updated_at", Instant, nullable=False),
     Column("version", Integer, nullable=False, default=1),
+    # The MQLs, oldest first, for routing (0015).
+    Index(
+        "ix_leads_mql",
+        "stage_changed_at",
+        "id",
+        sqlite_where=text("stage = 'mql'"),
+        postgresql_where=text("stage = 'mql'"),
+    ),
 )
 
 lead_refs = Table(
