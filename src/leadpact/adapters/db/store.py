@@ -32,7 +32,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     select,
     text,
     type_coerce,
@@ -416,8 +415,7 @@ class Leads:
         query = (
             select(c.id, c.email, c.attributes, c.stage_changed_at)
             .outerjoin(owner, owner.c.id == c.owner_id)
-            # The stage as a literal, as the index of MQLs names it.
-            .where(c.stage == literal_column(f"'{Stage.MQL.value}'"), ~absorbed_lead(c.id))
+            .where(text(t.MQL), ~absorbed_lead(c.id))  # the MQLs' partial index, named as it is
             .where(owner.c.id.is_(None) | owner.c.department.not_in(list(departments)))
             .order_by(c.stage_changed_at, c.id)
         )
@@ -1142,10 +1140,8 @@ class Notifications:
 
     def _due(self, now: datetime, channels: Sequence[str]) -> Any:
         n = t.notifications.c
-        # The status as a literal, as the partial index of pending rows names it: SQLite does not
-        # take that index for a bound status.
         return (
-            (n.status == literal_column(f"'{NotificationStatus.PENDING.value}'"))
+            text(t.PENDING)  # the pending rows' partial index, named as it is (not for a bound status)
             & (n.next_attempt_at <= now)
             & (n.claimed_until.is_(None) | (n.claimed_until <= now))
             & n.channel.in_(channels)

@@ -106,6 +106,13 @@ pact_approvals = Table(
     UniqueConstraint("version", "department", name="uq_pact_approvals_version_department"),
 )
 
+# Partial indexes' conditions that queries also name word for word (a bound value would not prove
+# them): MQLs for routing, pending notifications, rejected webhook events, clocks stopped late.
+MQL = "stage = 'mql'"
+PENDING = "status = 'pending'"
+REJECTED = "outcome = 'rejected'"
+LATE_STOP = "stopped_at > due_at"
+
 leads = Table(
     "leads",
     metadata,
@@ -124,8 +131,8 @@ leads = Table(
         "ix_leads_mql",
         "stage_changed_at",
         "id",
-        sqlite_where=text("stage = 'mql'"),
-        postgresql_where=text("stage = 'mql'"),
+        sqlite_where=text(MQL),
+        postgresql_where=text(MQL),
     ),
 )
 
@@ -241,7 +248,6 @@ ledger_entries = Table(
 
 # One row per handoff clock started for a lead (see leadpact.domain.clocks): what it was
 # started under stays with it. Open clocks (stopped_at NULL) are found by due time.
-LATE_STOP = "stopped_at > due_at"
 clocks = Table(
     "clocks",
     metadata,
@@ -329,8 +335,8 @@ notifications = Table(
     Index(
         "ix_notifications_due",
         "next_attempt_at",
-        sqlite_where=text("status = 'pending'"),
-        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text(PENDING),
+        postgresql_where=text(PENDING),
     ),
 )
 
@@ -493,8 +499,8 @@ webhook_events = Table(
     Index(
         "ix_webhook_events_rejected",
         "object_id",
-        sqlite_where=text("outcome = 'rejected'"),
-        postgresql_where=text("outcome = 'rejected'"),
+        sqlite_where=text(REJECTED),
+        postgresql_where=text(REJECTED),
     ),
 )
 
