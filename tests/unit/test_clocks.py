@@ -120,6 +120,22 @@ def test_entries_of_another_lead_touch_nothing() -> None:
     assert advance(PACT, 1, CALENDAR, started, [contact(jst(2026, 4, 29), lead=2)])[1] == []
 
 
+def test_one_batch_of_interleaved_leads_runs_each_leads_clocks_apart() -> None:
+    """An import batch advances many leads at once: lead 2's assignment starts its own clock though
+    lead 1's of the same id runs, and lead 1's contact stops only lead 1's."""
+    (one,), _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15), lead=1)], AN_MQL)
+    started, stopped = advance(
+        PACT,
+        1,
+        CALENDAR,
+        [one],
+        [assigned(jst(2026, 4, 28, 16), lead=2), contact(jst(2026, 4, 28, 17), lead=1)],
+        {1: "mql", 2: "mql"},
+    )
+    assert [(run.lead_id, run.clock_id, run.is_running) for run in started] == [(2, one.clock_id, True)]
+    assert [(run.lead_id, run.stopped_at) for run in stopped] == [(1, jst(2026, 4, 28, 17))]
+
+
 def test_a_clock_keeps_the_version_it_started_under() -> None:
     later = PACT.model_copy(update={"clocks": ()})
     started, _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15))], AN_MQL)

@@ -30,6 +30,7 @@ Must not import: IO, storage or entry-point libraries.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -268,19 +269,24 @@ def advance(
     pact (none active) clocks only stop.
     """
     stage_of = dict(stages or {})
-    current = {run.key: run for run in running}
+    # Each lead's clocks apart: an entry only ever touches its own lead's, and scanning every
+    # lead's for each entry made a 5,000-lead import batch quadratic (a quarter of its time).
+    current: dict[int, dict[tuple[int, str, datetime], ClockRun]] = defaultdict(dict)
+    for run in running:
+        current[run.lead_id][run.key] = run
     started: dict[tuple[int, str, datetime], ClockRun] = {}
     stopped: dict[tuple[int, str, datetime], ClockRun] = {}
     for entry in entries:
-        for run in stops(current.values(), entry):
-            current[run.key] = run
+        own = current[entry.lead_id]
+        for run in stops(own.values(), entry):
+            own[run.key] = run
             (started if run.key in started else stopped)[run.key] = run
         if entry.kind is EntryKind.TRANSITION and entry.to_stage is not None:
             stage_of[entry.lead_id] = entry.to_stage
         stage = stage_of.get(entry.lead_id)
         if pact is not None and calendar is not None and stage is not None:
-            for run in starts(pact, version, calendar, list(current.values()), entry, stage):
-                current[run.key] = started[run.key] = run
+            for run in starts(pact, version, calendar, list(own.values()), entry, stage):
+                own[run.key] = started[run.key] = run
     return list(started.values()), list(stopped.values())
 
 
