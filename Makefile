@@ -36,7 +36,7 @@ typecheck:
 contracts:
 	@$(UV) run --frozen lint-imports
 
-bench: setup  ## Benchmarks W1–W8 and W10 beside their baselines: make bench TIER=S|M|L
+bench: setup  ## Benchmarks W1–W8, W4-leads and W10 beside their baselines: make bench TIER=S|M|L
 	@$(UV) run --frozen python -m bench --tier $(TIER) --out bench-results-$(TIER).json
 
 clean:

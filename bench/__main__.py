@@ -86,7 +86,7 @@ HTTP_TARGETS = {
         ("as deployed p99 ≤ 100 ms", "p99", "ours as deployed", 100.0),
     ],
 }
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W10"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W4-leads", "W5", "W6", "W7", "W8", "W10"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         if "W4" in wanted:
             console.print("W4 CSV import of Marketo activity rows …")
             results["workloads"]["W4"] = imports.w4(tier, cache)
+        if "W4-leads" in wanted:
+            console.print("W4-leads CSV import of a HubSpot contacts export …")
+            results["workloads"]["W4-leads"] = imports.w4_leads(tier, cache)
         if "W7" in wanted:
             console.print("W7 neglected-lead sweep over every open clock …")
             results["workloads"]["W7"] = workloads.w7(tier, pact, cache)

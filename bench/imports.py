@@ -57,6 +57,26 @@ HEADER = [
     "attributes",
 ]
 BATCH = 5_000
+# A HubSpot contacts export as the UI writes it (labels), for W4-leads.
+CONTACT_HEADER = [
+    "Record ID",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Contact owner",
+    "Company Name",
+    "Job Title",
+    "Industry",
+    "Number of Employees",
+    "State/Region",
+    "Lifecycle Stage",
+    "Lead Status",
+    "Create Date",
+    "Became a Lead Date",
+    "Became a Marketing Qualified Lead Date",
+]
+STAGES = ["lead", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "subscriber"]
+PREFECTURES = ["東京都", "大阪府", "愛知県", "福岡県", "北海道"]
 
 
 def sizes(tier: Tier) -> tuple[int, int]:
@@ -86,6 +106,46 @@ def activity_file(cache: Path, rows: int, leads: int, encoding: str) -> Path:
                     i % 97,
                     primary,
                     attributes,
+                ]
+            )
+    return path
+
+
+def contacts_file(cache: Path, rows: int, leads: int) -> Path:
+    """A HubSpot contacts export of `rows` contacts: every other one a lead the W4 store already holds
+    (same e-mail address, so the import links and updates it), the others new; owners the store's
+    users, companies shared by about seven contacts each, stage history for the qualified ones."""
+    path = cache / f"w4-contacts-{rows}-{leads}.csv"
+    if path.exists():
+        return path
+    rng = random.Random(6)
+    companies = max(rows // 7, 1)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+        writer.writerow(CONTACT_HEADER)
+        for i in range(rows):
+            known = i % 2 == 0 and i // 2 < leads
+            email = f"lead{i // 2 + 1}@example.co.jp" if known else f"contact{i}@co{i % companies}.example.jp"
+            stage = STAGES[rng.randrange(len(STAGES))]
+            created = START + timedelta(minutes=i * 7 % 200_000)
+            qualified = created + timedelta(days=rng.randint(1, 30))
+            writer.writerow(
+                [
+                    str(200_000 + i),
+                    f"名{i}",
+                    "山田",
+                    email,
+                    rng.choice(["田中", "鈴木", ""]),
+                    f"株式会社サンプル{i % companies}",
+                    rng.choice(["部長", "課長", "担当"]),
+                    rng.choice(["製造業", "情報通信業", "卸売業"]),
+                    str(rng.randint(5, 3000)),
+                    rng.choice(PREFECTURES),
+                    stage,
+                    "NEW",
+                    created.strftime("%Y-%m-%d %H:%M"),
+                    created.strftime("%Y-%m-%d %H:%M"),
+                    qualified.strftime("%Y-%m-%d %H:%M") if stage not in ("lead", "subscriber") else "",
                 ]
             )
     return path
@@ -194,6 +254,51 @@ def w4(tier: Tier, cache: Path) -> dict[str, Any]:
     variants.append(
         Variant("pyarrow read_csv, parse only", seconds, [seconds], f"{table.num_rows / seconds:,.0f} rows/s, threads")
     )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)
+    return {"rows": rows, "leads": leads, "variants": variants}
+
+
+def w4_leads(tier: Tier, cache: Path) -> dict[str, Any]:
+    """A lead file: a HubSpot contacts export into the W4 store, half of it leads the store knows.
+
+    Not a reference workload (no target): each row is a lead resolved by e-mail, company and
+    HubSpot id, its attributes, stage history, owner, handoff clocks and score, so a lead file
+    imports one to two orders of magnitude slower than W4's activity rows; this row keeps that
+    path measured. Beside it, the csv module parsing the same file (the floor).
+    """
+    rows, leads = sizes(tier)[1] // 2, sizes(tier)[1]
+    store = lead_store(cache, leads)
+    contacts = contacts_file(cache, rows, leads)
+    work = _fresh(store, cache / "w4-work.db")
+    engine = make_engine(f"sqlite:///{work}")
+    clock = FixedClock(NOW)
+    started = time.perf_counter()
+    first = import_file(engine, clock, contacts, "hubspot-contacts")
+    ours = time.perf_counter() - started
+    assert first.created + first.updated == rows and first.quarantined == 0, (first.created, first.quarantined)
+    variants = [
+        Variant(
+            "ours: import a HubSpot contacts export",
+            ours,
+            [ours],
+            f"{rows / ours:,.0f} rows/s; {first.created:,} created, {first.updated:,} updated, "
+            f"{first.transitions:,} stage changes",
+        )
+    ]
+    started = time.perf_counter()
+    again = import_file(engine, clock, contacts, "hubspot-contacts")
+    seconds = time.perf_counter() - started
+    assert again.created == again.updated == 0 and again.unchanged == rows, (again.created, again.updated)
+    variants.append(
+        Variant("ours: re-import, nothing new", seconds, [seconds], f"{rows / seconds:,.0f} rows/s; 0 changed")
+    )
+    engine.dispose()
+    started = time.perf_counter()
+    with contacts.open(newline="", encoding="utf-8") as stream:
+        parsed = sum(1 for _ in csv.reader(stream)) - 1
+    seconds = time.perf_counter() - started
+    variants.append(Variant("csv module, parse only", seconds, [seconds], f"{parsed / seconds:,.0f} rows/s"))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{work}{suffix}").unlink(missing_ok=True)
     return {"rows": rows, "leads": leads, "variants": variants}
