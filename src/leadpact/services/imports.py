@@ -682,7 +682,7 @@ class _Leads:
         ids = {lead_id for _, lead_id in resolved}
         bench = Workbench(self.store, self.pact, self.now)
         bench.load(ids)
-        recorded = {(e.lead_id, e.to_stage, e.at) for e in self.store.ledger.entries_of(ids, kind=EntryKind.TRANSITION)}
+        recorded = self.store.ledger.transitions_of(ids)
         owners = _Owners(self.store.users.all(), self.job.reader.mapping.owners)
         for record, lead_id in resolved:
             changed = self._apply(bench, record, lead_id, recorded, owners)

@@ -752,6 +752,16 @@ class Ledger:
             found.extend(_entry(row) for row in self.c.execute(query))
         return sorted(found, key=lambda e: e.at)
 
+    def transitions_of(self, lead_ids: Iterable[int]) -> set[tuple[int, str | None, datetime]]:
+        """(lead, stage entered, when) of every recorded transition of these leads: what an import
+        checks a file's stage history against, without reading whole entries (evidence and all)."""
+        e = t.ledger_entries.c
+        found: set[tuple[int, str | None, datetime]] = set()
+        for part in chunks(sorted(set(lead_ids))):
+            query = select(e.lead_id, e.to_stage, e.at).where(e.lead_id.in_(part), e.kind == EntryKind.TRANSITION.value)
+            found.update((int(lead_id), to_stage, at) for lead_id, to_stage, at in self.c.execute(query))
+        return found
+
     def assignment_loads(
         self, owners: Iterable[str], day_start: datetime, day_end: datetime
     ) -> dict[str, tuple[int, int]]:
