@@ -20,7 +20,6 @@ Must not import: the entry points (cli, api, web).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Hashable, Mapping, Sequence
@@ -330,7 +329,9 @@ def _stored_scores(store: Store, lead_ids: list[int], version: int) -> _Stored:
 def _attributes_of(store: Store, lead_ids: list[int]) -> dict[int, dict[str, AttributeValue]]:
     where, param = driver.in_list(store.connection, lead_ids)
     rows = store.connection.exec_driver_sql(f"SELECT id, email, attributes FROM leads WHERE id {where}", (param,))
-    return {lead_id: scoring_attributes(email, _json(attributes) or {}) for lead_id, email, attributes in rows}
+    return {
+        lead_id: scoring_attributes(email, driver.json_value(attributes) or {}) for lead_id, email, attributes in rows
+    }
 
 
 def _save(store: Store, scores: BatchScores, version: int, scored_at: int, current: Bools) -> None:
@@ -431,10 +432,6 @@ def _save_unnested(cursor: Any, columns: tuple[str, ...], updates: list[Any], in
 
 def _micros(value: datetime | int) -> int:
     return value if isinstance(value, int) else to_micros(value)
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value  # psycopg hands JSON over decoded
 
 
 class _AttributeJudge:

@@ -88,6 +88,11 @@ def fetch(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[
         found.close()
 
 
+def json_value(stored: Any) -> Any:
+    """A JSON column's value as read through `fetch`: text on SQLite; psycopg hands it over decoded."""
+    return json.loads(stored) if isinstance(stored, str | bytes) else stored
+
+
 def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     if not rows:
         return

@@ -272,11 +272,35 @@ class Leads:
 
     def held(self, lead_ids: Iterable[int]) -> dict[int, tuple[Lead, int | None, int]]:
         """Each lead with its owner id and row version (what `save_states` checks before writing)."""
-        found: dict[int, tuple[Lead, int | None, int]] = {}
-        for part in chunks(sorted(set(lead_ids))):
-            for row in self.c.execute(self._query().where(t.leads.c.id.in_(part))):
-                found[row.id] = (_lead(row), row.owner_id, row.version)
-        return found
+        # On the driver's connection, the ids as one parameter: every import batch reads its 5,000
+        # leads here, and SQLAlchemy's expanded IN lists and per-column result processing took
+        # 120 ms of a batch against 40 ms.
+        wanted = sorted(set(lead_ids))
+        if not wanted:
+            return {}
+        where, param = driver.in_list(self.c, wanted)
+        rows = driver.fetch(
+            self.c,
+            "SELECT l.id, l.email, l.attributes, l.stage, l.stage_changed_at, u.name, l.bant, l.owner_id, l.version "
+            f"FROM leads AS l LEFT JOIN users AS u ON u.id = l.owner_id WHERE l.id {where}",
+            (param,),
+        )
+        return {
+            int(lead_id): (
+                Lead(
+                    id=int(lead_id),
+                    email=email,
+                    attributes=driver.json_value(attributes),
+                    stage=Stage(stage),
+                    stage_changed_at=from_micros(int(changed)),
+                    owner=owner,
+                    bant=bant_from_json(driver.json_value(bant)),
+                ),
+                owner_id,
+                int(version),
+            )
+            for lead_id, email, attributes, stage, changed, owner, bant, owner_id, version in rows
+        }
 
     def waiting_for_mql(self, lead_ids: Sequence[int], conditions: Sequence[AttributeCondition]) -> list[int]:
         """The leads (of these) that could still become MQLs: at lead or recycled, meeting the attribute conditions."""
@@ -291,7 +315,7 @@ class Leads:
         found = []
         for lead_id, email, attributes in rows:
             if conditions:
-                data = json.loads(attributes) if isinstance(attributes, str) else attributes
+                data = driver.json_value(attributes)
                 seen = scoring_attributes(email, data or {})
                 if not all(condition_holds(c, seen) for c in conditions):
                     continue
@@ -675,22 +699,28 @@ class Scores:
         A score stored under another version is stale (its state is laid out for that version's
         rules) and is left out: the caller recomputes it from the lead's activities.
         """
+        wanted = sorted(set(lead_ids))
+        if not wanted:
+            return {}
         layout = StateLayout.of(pact)
-        found: dict[int, StoredScore] = {}
-        for part in chunks(sorted(set(lead_ids))):
-            query = select(t.lead_scores).where(
-                t.lead_scores.c.lead_id.in_(part), t.lead_scores.c.pact_version == version
+        where, param = driver.in_list(self.c, wanted)  # as `Leads.held`, beside which every batch reads them
+        rows = driver.fetch(
+            self.c,
+            "SELECT lead_id, as_of, state, behaviour, attributes, total, scored_at FROM lead_scores "
+            f"WHERE lead_id {where} AND pact_version = {driver.mark(self.c)}",
+            (param, version),
+        )
+        return {
+            int(lead_id): StoredScore(
+                pact_version=version,
+                state=layout.from_record(None if as_of is None else from_micros(int(as_of)), bytes(state)),
+                behaviour=float(behaviour),
+                attributes=float(attributes),
+                total=float(total),
+                scored_at=from_micros(int(scored_at)),
             )
-            for row in self.c.execute(query):
-                found[row.lead_id] = StoredScore(
-                    pact_version=row.pact_version,
-                    state=layout.from_record(row.as_of, row.state),
-                    behaviour=row.behaviour,
-                    attributes=row.attributes,
-                    total=row.total,
-                    scored_at=row.scored_at,
-                )
-        return found
+            for lead_id, as_of, state, behaviour, attributes, total, scored_at in rows
+        }
 
     def save(self, rows: list[dict[str, Any]]) -> None:
         upsert(self.c, t.lead_scores, rows, ["lead_id"])
