@@ -78,10 +78,18 @@ def translated(connection: Connection, sql: str) -> Iterator[None]:
         raise DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error) from exc
 
 
+def _announce(connection: Connection, found: Any, sql: str, params: Any, many: bool) -> None:
+    """Tell SQLAlchemy's `before_cursor_execute` listeners of a statement run here, as it tells them
+    of its own: the plan tests (tests/query_plans.py) see every statement a repository issues."""
+    if connection.dispatch.before_cursor_execute:
+        connection.dispatch.before_cursor_execute(connection, found, sql, params, None, many)
+
+
 def fetch(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     found = cursor(connection)
     try:
         with translated(connection, sql):
+            _announce(connection, found, sql, tuple(params), False)
             found.execute(sql, tuple(params))
             return list(found.fetchall())
     finally:
@@ -99,6 +107,7 @@ def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]
     found = cursor(connection)
     try:
         with translated(connection, sql):
+            _announce(connection, found, sql, rows, True)
             found.executemany(sql, rows)
     finally:
         found.close()
