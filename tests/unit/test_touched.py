@@ -53,15 +53,6 @@ def test_one_batch_reduced_on_its_own() -> None:
     }
 
 
-def test_leads_found_again_after_a_cut_off_have_no_bound_but_keep_their_earliest_row() -> None:
-    touched = Touched()
-    touched.add([4], ["page_view"], [30])
-    touched.recall([(4, 12), (7, 99)])
-    assert touched.unbounded == {4, 7}
-    found = table(touched.reduced())
-    assert (found[4][1], found[7][1]) == (12, 99)
-
-
 @pytest.mark.parametrize(
     ("per_lead", "most_leads", "most_rows", "expected"),
     [

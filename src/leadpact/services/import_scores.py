@@ -11,8 +11,8 @@ replays the leads whose MQL criteria may have started to hold, dating each cross
 activity that made it, as the per-batch path did.
 
 Until then the touched leads' scores do not count the run's rows yet. A run cut off before it
-settles (kill -9) is settled when it is resumed: the leads its committed rows went to are found
-again from the inbox, and all of them are rescored and checked.
+settles (kill -9) is settled when it is resumed: the rows its batches committed before the
+cut-off are found again through the inbox and gathered with the rest, as if it had not stopped.
 
 Must not import: the entry points (cli, api, web).
 """
@@ -86,15 +86,13 @@ class NewRows:
 
 @dataclass
 class Touched:
-    """The leads a run's rows went to: per lead, its new rows of each activity type and the earliest.
-    Leads found again after a cut-off have no such bound (`unbounded`)."""
+    """The leads a run's rows went to: per lead, its new rows of each activity type and the earliest."""
 
     _leads: list[npt.NDArray[np.int64]] = field(default_factory=list)
     _codes: list[npt.NDArray[np.int64]] = field(default_factory=list)
     _weights: list[npt.NDArray[np.int64]] = field(default_factory=list)
     _micros: list[npt.NDArray[np.int64]] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
-    unbounded: set[int] = field(default_factory=set)
     _rows: int = 0
     _kept: int = 0
 
@@ -110,12 +108,6 @@ class Touched:
         self._rows += len(lead_ids)
         if self._rows >= self._kept + COMPACT_AT:
             self._compact()
-
-    def recall(self, found: Sequence[tuple[int, int]]) -> None:
-        """Leads (with their earliest row) that rows committed before a cut-off went to."""
-        if found:
-            self.unbounded.update(lead for lead, _ in found)
-            self.add([lead for lead, _ in found], [""] * len(found), [earliest for _, earliest in found])
 
     def _compact(self) -> None:
         rows = self.reduced()
@@ -153,8 +145,7 @@ def settle(engine: Engine, clock: Clock, touched: Touched, trigger: dict[str, ob
         ids = rows.lead_ids[part].tolist()
         with Store(engine) as store:
             before = standing(store, active.pact, active.version, ids)
-        unbounded = np.fromiter((lead in touched.unbounded for lead in ids), dtype=np.bool_, count=len(ids))
-        before = replace(before, stale=before.stale | unbounded, earliest=rows.earliest[part])
+        before = replace(before, earliest=rows.earliest[part])
         rescore_leads(engine, active.pact, active.version, ids, clock.now())
         with Store(engine) as store:
             candidates = may_qualify(

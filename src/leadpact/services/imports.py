@@ -268,7 +268,7 @@ def _import(
     with _steps(engine, clock, table, rows, job, run_id, skip, batch_size, ahead) as steps:
         for step in steps:
             if isinstance(step, _Recall):
-                job.recall(engine, step.event_ids)  # committed before the cut-off: only its leads' scores are owed
+                job.recall(engine, step.event_ids)  # committed before the cut-off: only the closing fold is owed
                 continue
             applied = retrying(engine, step.work, conflicts=(IntegrityError, *CONFLICTS))
             report.add(applied)  # counted once committed
@@ -383,11 +383,11 @@ class _Job:
         self.file: tuple[Path, str] | None = None  # the CSV and its encoding, when read ahead
 
     def recall(self, engine: Engine, event_ids: list[str]) -> None:
-        """The leads that a batch committed before a cut-off went to, for the run's closing fold."""
+        """The rows of a batch committed before a cut-off, for the run's closing fold."""
         if self.touched is None:
             return
         with Store(engine) as store:
-            self.touched.recall(store.imported_activities.leads_of(self.reader.source, event_ids))
+            self.touched.add(*store.imported_activities.rows_of(self.reader.source, event_ids))
 
     def apply(self, store: Store, now: datetime, batch: list[Row | Problem], run_id: int | None) -> _Applied:
         """Read, check and write a batch, all in the caller's transaction."""

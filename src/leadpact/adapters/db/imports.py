@@ -188,21 +188,21 @@ class ImportedActivities:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
 
-    def leads_of(self, source: str, event_ids: Sequence[str]) -> list[tuple[int, int]]:
-        """(lead id, earliest occurred_at in µs) of the leads the activities `event_ids` from `source` went to."""
+    def rows_of(self, source: str, event_ids: Sequence[str]) -> tuple[list[int], list[str], list[int]]:
+        """The activities the rows `event_ids` from `source` became, as columns: lead ids, activity
+        types, occurred_at in µs (what a batch hands the run's closing fold; found through the
+        activities' inbox index)."""
         if not event_ids:
-            return []
+            return [], [], []
         where, param = driver.in_list(self.c, list(event_ids))
         m = driver.mark(self.c)
-        return [
-            (int(lead), int(earliest))
-            for lead, earliest in driver.fetch(
-                self.c,
-                "SELECT a.lead_id, min(a.occurred_at) FROM inbox AS i JOIN activities AS a ON a.inbox_id = i.id "
-                f"WHERE i.source = {m} AND i.event_id {where} GROUP BY a.lead_id",
-                (source, param),
-            )
-        ]
+        rows = driver.fetch(
+            self.c,
+            "SELECT a.lead_id, a.type, a.occurred_at FROM inbox AS i JOIN activities AS a ON a.inbox_id = i.id "
+            f"WHERE i.source = {m} AND i.event_id {where}",
+            (source, param),
+        )
+        return [int(r[0]) for r in rows], [r[1] for r in rows], [int(r[2]) for r in rows]
 
     def add(
         self,
