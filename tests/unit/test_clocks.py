@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from leadpact.domain.calendar import BusinessCalendar
-from leadpact.domain.clocks import ClockRun, ClockState, advance, events_of
+from leadpact.domain.clocks import ClockRun, ClockState, advance, events_of, stopped_later
 from leadpact.domain.ledger import EntryKind, LedgerEntry
 from leadpact.domain.pact import ClockEvent, Pact
 from tests.factories import example_document
@@ -134,6 +134,19 @@ def test_one_batch_of_interleaved_leads_runs_each_leads_clocks_apart() -> None:
     )
     assert [(run.lead_id, run.clock_id, run.is_running) for run in started] == [(2, one.clock_id, True)]
     assert [(run.lead_id, run.stopped_at) for run in stopped] == [(1, jst(2026, 4, 28, 17))]
+
+
+def test_a_backfilled_start_stops_at_its_own_leads_first_later_entry() -> None:
+    """A clock started by a backfilled assignment ends at the first stop already recorded after it,
+    of its own lead: lead 2's earlier contact does not end lead 1's wait."""
+    (run,), _ = advance(PACT, 1, CALENDAR, [], [assigned(jst(2026, 4, 28, 15), lead=1)], AN_MQL)
+    recorded = [
+        contact(jst(2026, 4, 30, 10), lead=1),
+        contact(jst(2026, 4, 28, 16), lead=2),
+        contact(jst(2026, 4, 29, 9), lead=1),
+    ]
+    (done,) = stopped_later([run], recorded)
+    assert (done.lead_id, done.stopped_at) == (1, jst(2026, 4, 29, 9))
 
 
 def test_a_clock_keeps_the_version_it_started_under() -> None:

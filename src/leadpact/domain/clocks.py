@@ -296,12 +296,14 @@ def stopped_later(runs: Iterable[ClockRun], later: Iterable[LedgerEntry]) -> lis
     A start event can arrive after its stop (a backfilled assignment, a late webhook): the
     clock still ends at the stop it missed, as if the events had come in order.
     """
-    ordered = sorted(later, key=lambda e: e.at)
+    by_lead: dict[int, list[LedgerEntry]] = defaultdict(list)  # each run looks at its own lead's only
+    for entry in sorted(later, key=lambda e: e.at):
+        by_lead[entry.lead_id].append(entry)
     stopped = []
     for run in runs:
         if not run.is_running:
             continue
-        for entry in ordered:
+        for entry in by_lead.get(run.lead_id, ()):
             found = stops([run], entry)
             if found:
                 stopped.append(found[0])
