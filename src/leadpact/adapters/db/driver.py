@@ -101,14 +101,16 @@ def json_value(stored: Any) -> Any:
     return json.loads(stored) if isinstance(stored, str | bytes) else stored
 
 
-def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    """Run `sql` once per row; returns the rows it changed in all (both drivers sum them)."""
     if not rows:
-        return
+        return 0
     found = cursor(connection)
     try:
         with translated(connection, sql):
             _announce(connection, found, sql, rows, True)
             found.executemany(sql, rows)
+            return int(found.rowcount)
     finally:
         found.close()
 
