@@ -9,6 +9,7 @@ Repositories never commit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,8 +30,10 @@ from sqlalchemy import (
     update,
 )
 
+from leadpact.adapters.db import driver
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.store import absorbed_lead, chunks, upsert
+from leadpact.adapters.db.tables import to_micros
 from leadpact.domain.identity import EmailPolicy
 from leadpact.domain.lifecycle import Stage
 from leadpact.domain.qualification import Bant
@@ -179,21 +182,22 @@ class Identities:
         """New leads (first address, first seen at), in stage `lead`; their ids in the order given."""
         if not rows:
             return []
-        values = [
-            {
-                "email": email,
-                "attributes": {},
-                "stage": Stage.LEAD.value,
-                "stage_changed_at": at,
-                "bant": {"confirmed": [], "facts": dict(Bant().facts or {})},
-                "created_at": at,
-                "updated_at": at,
-                "version": 1,
-            }
-            for email, at in rows
-        ]
-        statement = insert(t.leads).returning(t.leads.c.id, sort_by_parameter_order=True)
-        return [int(row[0]) for row in self.c.execute(statement, values)]
+        # Ids reserved first and plain tuples on the driver's connection: an import batch creates
+        # thousands, and SQLAlchemy's RETURNING of each id in order cost more than the insert.
+        ids = driver.reserve_ids(self.c, "leads", len(rows))
+        bant = json.dumps({"confirmed": [], "facts": dict(Bant().facts or {})})
+        m = driver.mark(self.c)
+        driver.execute_many(
+            self.c,
+            "INSERT INTO leads (id, email, attributes, stage, stage_changed_at, bant, created_at, updated_at, version) "
+            f"VALUES ({m}, {m}, '{{}}', '{Stage.LEAD.value}', {m}, {m}, {m}, {m}, 1)",
+            [
+                (i, email, micros, bant, micros, micros)
+                for i, (email, at) in zip(ids, rows, strict=True)
+                for micros in (to_micros(at),)
+            ],
+        )
+        return ids
 
     def add_refs(self, rows: Sequence[tuple[str, str, int]]) -> None:
         if rows:

@@ -1056,8 +1056,15 @@ class Clocks:
         return _clock(row) if row is not None else None
 
     def start(self, runs: Sequence[ClockRun]) -> None:
+        """Store clocks just started (as plain tuples: an import batch starts thousands)."""
         if runs:
-            self.c.execute(insert(t.clocks), [_clock_row(run) for run in runs])
+            marks = ", ".join([driver.mark(self.c)] * 10)
+            driver.execute_many(
+                self.c,
+                "INSERT INTO clocks (lead_id, clock_id, pact_version, started_at, due_at, responsible, stops, "
+                f"due_soon, stopped_at, stopped_by) VALUES ({marks})",
+                [_clock_values(run) for run in runs],
+            )
 
     def stop(self, runs: Sequence[ClockRun]) -> None:
         """Record the stop of stored running clocks (a clock already stopped stays as it was)."""
@@ -1316,19 +1323,21 @@ def _notification(row: Any) -> Notification:
     )
 
 
-def _clock_row(run: ClockRun) -> dict[str, Any]:
-    return {
-        "lead_id": run.lead_id,
-        "clock_id": run.clock_id,
-        "pact_version": run.pact_version,
-        "started_at": run.started_at,
-        "due_at": run.due_at,
-        "responsible": run.responsible,
-        "stops": [event.value for event in run.stops],
-        "due_soon": run.due_soon,
-        "stopped_at": run.stopped_at,
-        "stopped_by": run.stopped_by.value if run.stopped_by is not None else None,
-    }
+def _clock_values(run: ClockRun) -> tuple[Any, ...]:
+    """A clock's columns as `Clocks.start` writes them: instants in µs, its stops as JSON (`json.dumps`,
+    as SQLAlchemy's JSON type writes it)."""
+    return (
+        run.lead_id,
+        run.clock_id,
+        run.pact_version,
+        to_micros(run.started_at),
+        to_micros(run.due_at),
+        run.responsible,
+        json.dumps([event.value for event in run.stops]),
+        run.due_soon,
+        None if run.stopped_at is None else to_micros(run.stopped_at),
+        run.stopped_by.value if run.stopped_by is not None else None,
+    )
 
 
 def _held(row: Any) -> HeldClock:
