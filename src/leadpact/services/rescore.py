@@ -390,8 +390,9 @@ def _save(store: Store, scores: BatchScores, version: int, scored_at: int, curre
             )
         if inserts:
             cursor.executemany(
-                f"INSERT INTO lead_scores (lead_id, {', '.join(columns)}) VALUES ({', '.join([mark] * 8)}) "
-                "ON CONFLICT (lead_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns),
+                driver.insert_sql(store.connection, "lead_scores", ("lead_id", *columns))
+                + " ON CONFLICT (lead_id) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in columns),
                 inserts,
             )
     finally:

@@ -25,6 +25,11 @@ def mark(connection: Connection) -> str:
     return "%s" if is_postgres(connection) else "?"
 
 
+def insert_sql(connection: Connection, table: str, columns: Sequence[str]) -> str:
+    """`INSERT INTO table (columns) VALUES (…)` with one driver placeholder per column."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark(connection)] * len(columns))})"
+
+
 def in_list(connection: Connection, values: Sequence[Any]) -> tuple[str, Any]:
     """`column {sql}` tests membership of `values` with one parameter: a JSON array.
 

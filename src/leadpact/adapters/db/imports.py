@@ -159,11 +159,11 @@ class Quarantine:
         """Keep bad records (line, last line, column, reason, raw); one already kept for this file is left."""
         if not rows:
             return
-        m = driver.mark(self.c)
+        columns = ("run_id", "fingerprint", "file_name", "line", "last_line", "column_name", "reason", "raw")
         driver.execute_many(
             self.c,
-            "INSERT INTO quarantine (run_id, fingerprint, file_name, line, last_line, column_name, reason, raw, "
-            f"recorded_at) VALUES ({', '.join([m] * 9)}) ON CONFLICT (fingerprint, line) DO NOTHING",
+            driver.insert_sql(self.c, "quarantine", (*columns, "recorded_at"))
+            + " ON CONFLICT (fingerprint, line) DO NOTHING",
             [(run_id, fingerprint, file_name, *row, to_micros(at)) for row in rows],
         )
 
@@ -180,6 +180,10 @@ class Quarantine:
             )
             for r in self.c.execute(query)
         ]
+
+
+INBOX_COLUMNS = ("id", "source", "event_id", "type", "occurred_at", "received_at", "payload_hash")
+ACTIVITY_COLUMNS = ("lead_id", "type", "occurred_at", "properties", "inbox_id")
 
 
 class ImportedActivities:
@@ -214,7 +218,6 @@ class ImportedActivities:
         if not rows:
             return
         ids = driver.reserve_ids(self.c, "inbox", len(rows))
-        m = driver.mark(self.c)
         received = to_micros(received_at)
         # The inbox takes the rows in file order (a file imported again is recognised by its
         # ranges); activities take them in the order of their (lead, time) index, so the index's
@@ -226,13 +229,10 @@ class ImportedActivities:
             found = driver.cursor(self.c)
             try:
                 with driver.translated(self.c, "COPY inbox, activities"):
-                    columns = "id, source, event_id, type, occurred_at, received_at, payload_hash"
-                    with found.copy(f"COPY inbox ({columns}) FROM STDIN") as copy:
+                    with found.copy(f"COPY inbox ({', '.join(INBOX_COLUMNS)}) FROM STDIN") as copy:
                         for i, r in zip(ids, rows, strict=True):
                             copy.write_row((i, source, r[0], "activity", r[3], received, r[5]))
-                    with found.copy(
-                        "COPY activities (lead_id, type, occurred_at, properties, inbox_id) FROM STDIN"
-                    ) as copy:
+                    with found.copy(f"COPY activities ({', '.join(ACTIVITY_COLUMNS)}) FROM STDIN") as copy:
                         for activity in activities:
                             copy.write_row(activity)
             finally:
@@ -240,13 +240,7 @@ class ImportedActivities:
             return
         driver.execute_many(
             self.c,
-            "INSERT INTO inbox (id, source, event_id, type, occurred_at, received_at, payload_hash) "
-            f"VALUES ({', '.join([m] * 7)})",
+            driver.insert_sql(self.c, "inbox", INBOX_COLUMNS),
             [(i, source, r[0], "activity", r[3], received, r[5]) for i, r in zip(ids, rows, strict=True)],
         )
-        driver.execute_many(
-            self.c,
-            "INSERT INTO activities (lead_id, type, occurred_at, properties, inbox_id) "
-            f"VALUES ({m}, {m}, {m}, {m}, {m})",
-            activities,
-        )
+        driver.execute_many(self.c, driver.insert_sql(self.c, "activities", ACTIVITY_COLUMNS), activities)

@@ -752,8 +752,7 @@ class Ledger:
             previous = digest
         # Plain tuples on the driver's connection: an import batch appends thousands of entries, and
         # SQLAlchemy's per-row parameter processing took half the time of the append.
-        marks = ", ".join([driver.mark(self.c)] * len(_ENTRY_COLUMNS))
-        driver.execute_many(self.c, f"INSERT INTO ledger_entries ({', '.join(_ENTRY_COLUMNS)}) VALUES ({marks})", rows)
+        driver.execute_many(self.c, driver.insert_sql(self.c, "ledger_entries", _ENTRY_COLUMNS), rows)
         self.c.execute(update(t.ledger_head).where(t.ledger_head.c.id == 1).values(seq=seq, hash=previous))
         return list(range(first + 1, seq + 1))
 
@@ -1058,13 +1057,8 @@ class Clocks:
     def start(self, runs: Sequence[ClockRun]) -> None:
         """Store clocks just started (as plain tuples: an import batch starts thousands)."""
         if runs:
-            marks = ", ".join([driver.mark(self.c)] * 10)
-            driver.execute_many(
-                self.c,
-                "INSERT INTO clocks (lead_id, clock_id, pact_version, started_at, due_at, responsible, stops, "
-                f"due_soon, stopped_at, stopped_by) VALUES ({marks})",
-                [_clock_values(run) for run in runs],
-            )
+            statement = driver.insert_sql(self.c, "clocks", _CLOCK_COLUMNS)
+            driver.execute_many(self.c, statement, [_clock_values(run) for run in runs])
 
     def stop(self, runs: Sequence[ClockRun]) -> None:
         """Record the stop of stored running clocks (a clock already stopped stays as it was)."""
@@ -1323,9 +1317,23 @@ def _notification(row: Any) -> Notification:
     )
 
 
+_CLOCK_COLUMNS = (
+    "lead_id",
+    "clock_id",
+    "pact_version",
+    "started_at",
+    "due_at",
+    "responsible",
+    "stops",
+    "due_soon",
+    "stopped_at",
+    "stopped_by",
+)
+
+
 def _clock_values(run: ClockRun) -> tuple[Any, ...]:
-    """A clock's columns as `Clocks.start` writes them: instants in µs, its stops as JSON (`json.dumps`,
-    as SQLAlchemy's JSON type writes it)."""
+    """A clock's `_CLOCK_COLUMNS` as `Clocks.start` writes them: instants in µs, its stops as JSON
+    (`json.dumps`, as SQLAlchemy's JSON type writes it)."""
     return (
         run.lead_id,
         run.clock_id,

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, text, update
 
+from leadpact.adapters.db import driver
 from leadpact.adapters.db import tables as t
 from leadpact.adapters.db.store import chunks, upsert
 
@@ -72,13 +73,18 @@ class WebhookEvents:
     # committed; going through SQLAlchemy's per-row parameter processing doubled its time (100
     # events: 2.5 ms against 1.2 ms for the driver's executemany, docs/benchmarks.md W6).
     _COLUMNS = (
-        "channel, source, event_key, object_id, occurred_at, payload, payload_hash, received_at, "
-        "processed_at, outcome, note"
+        "channel",
+        "source",
+        "event_key",
+        "object_id",
+        "occurred_at",
+        "payload",
+        "payload_hash",
+        "received_at",
+        "processed_at",
+        "outcome",
+        "note",
     )
-
-    def _marks(self, n: int) -> str:
-        mark = "?" if self.c.dialect.paramstyle == "qmark" else "%s"
-        return ", ".join([mark] * n)
 
     def known(self, keys: Iterable[Key]) -> dict[Key, KnownEvent]:
         """The events already stored under these keys."""
@@ -86,12 +92,12 @@ class WebhookEvents:
         for channel, source, key in keys:
             by_stream.setdefault((channel, source), []).append(key)
         found: dict[Key, KnownEvent] = {}
+        m = driver.mark(self.c)
         for (channel, source), event_keys in by_stream.items():
             for part in chunks(event_keys):
                 query = (
                     "SELECT id, event_key, payload_hash, outcome FROM webhook_events "
-                    f"WHERE channel = {self._marks(1)} AND source = {self._marks(1)} "
-                    f"AND event_key IN ({self._marks(len(part))})"
+                    f"WHERE channel = {m} AND source = {m} AND event_key IN ({', '.join([m] * len(part))})"
                 )
                 for row in self.c.exec_driver_sql(query, (channel, source, *part)):
                     found[(channel, source, row[1])] = KnownEvent(row[0], row[2], row[3])
@@ -101,8 +107,7 @@ class WebhookEvents:
         """Insert events: tuples in `_COLUMNS` order, instants as `to_micros` integers. A key stored
         meanwhile by another process fails the statement (the caller's unit of work starts over)."""
         if rows:
-            statement = f"INSERT INTO webhook_events ({self._COLUMNS}) VALUES ({self._marks(11)})"
-            self.c.exec_driver_sql(statement, list(rows))
+            self.c.exec_driver_sql(driver.insert_sql(self.c, "webhook_events", self._COLUMNS), list(rows))
 
     def reopen(self, event_id: int, values: dict[str, Any]) -> None:
         """Replace a rejected event's content with its correction and make it pending again."""
