@@ -137,7 +137,7 @@ def test_a_killed_import_resumes_exactly_once(
 
 
 def test_a_resumed_import_recalls_each_committed_batch_through_an_index(app: App, tmp_path: Path) -> None:
-    """A resumed run asks, batch by batch, which leads the rows committed before the cut-off went to.
+    """A resumed run reads back, batch by batch, the activities the rows committed before the cut-off became.
     Joined to the inbox through no index, both engines read every activity in the store for each
     batch: resuming half of a million-row file took twice as long as importing all of it."""
     sign_example_pact(app)

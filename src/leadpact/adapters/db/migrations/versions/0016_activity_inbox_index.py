@@ -1,7 +1,7 @@
 """Activities: an index by the inbox row that brought them.
 
-An import cut off (a crash, `kill -9`) resumes by asking, for each batch committed before the
-cut-off, which leads its rows went to: activities joined to their inbox rows. Without this
+An import cut off (a crash, `kill -9`) resumes by reading back, for each batch committed before
+the cut-off, the activities its rows became: activities joined to their inbox rows. Without this
 index both engines read every activity in the store for each such batch, so resuming the second
 half of a million-row file took twice as long as importing all of it, and longer the more
 activities the store holds. Inbox ids grow with each batch, so new entries land at the end of
